@@ -1,0 +1,148 @@
+//! Account input, parsed once at the edge: an invalid value never reaches a query.
+
+use crate::error::{AppError, Invalid};
+
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Argon2 takes any length, but a megabyte "password" is an attack on our CPU, not a password.
+pub const PASSWORD_MAX_CHARS: usize = 1024;
+
+/// 3–32 characters of `a-z 0-9 _`, stored lowercase so uniqueness is case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let name = raw.trim().to_ascii_lowercase();
+        let ok_len = (3..=32).contains(&name.len());
+        let ok_chars = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok_len && ok_chars {
+            Ok(Self(name))
+        } else {
+            Err(AppError::Invalid(Invalid::UsernameFormat))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 1–64 Unicode characters after trimming; control characters are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let name = raw.trim();
+        let count = name.chars().count();
+        if (1..=64).contains(&count) && !name.chars().any(char::is_control) {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err(AppError::Invalid(Invalid::DisplayNameLength))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At least 8 characters; kept as typed (no trimming: spaces are part of a passphrase).
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: String) -> Result<Self, AppError> {
+        let count = raw.chars().count();
+        if count < PASSWORD_MIN_CHARS {
+            Err(AppError::Invalid(Invalid::PasswordTooShort))
+        } else if count > PASSWORD_MAX_CHARS {
+            Err(AppError::Invalid(Invalid::PasswordTooLong))
+        } else {
+            Ok(Self(raw))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+/// Where to send the user after logging in: only a path on this site. Anything else (another
+/// host, `//host`, `/\host`, a scheme, control characters) falls back to `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return "/".to_owned();
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(Username::parse(" Vasily_1 ").unwrap().as_str(), "vasily_1");
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+        assert!(Username::parse("вася").is_err());
+        assert!(Username::parse("with space").is_err());
+        assert!(Username::parse("dash-ed").is_err());
+    }
+
+    #[test]
+    fn display_names_count_characters_not_bytes() {
+        assert_eq!(DisplayName::parse(" Вася ").unwrap().as_str(), "Вася");
+        assert!(DisplayName::parse(&"ё".repeat(64)).is_ok());
+        assert!(DisplayName::parse(&"ё".repeat(65)).is_err());
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse("a\u{0007}b").is_err());
+    }
+
+    #[test]
+    fn passwords_need_eight_characters() {
+        assert_eq!(
+            Password::parse("1234567".into()).unwrap_err(),
+            AppError::Invalid(Invalid::PasswordTooShort)
+        );
+        assert!(Password::parse("пароль12".into()).is_ok());
+        assert!(Password::parse("x".repeat(PASSWORD_MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn next_accepts_only_local_paths() {
+        assert_eq!(safe_next(Some("/r/abc123?x=1#k=2")), "/r/abc123?x=1#k=2");
+        assert_eq!(safe_next(Some("/")), "/");
+        assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("")), "/");
+        for evil in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/ok\\..\\x",
+            "/\n//evil",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?} must not be followed");
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Accounts: register, log in, log out, profile. The server functions sit beside the forms that
+//! call them; the queries and password hashing are in `ssr`.
+
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use crate::error::AppError;
+use crate::i18n::*;
+use crate::ui::{ErrorText, FieldError};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// What the browser may know about a user. (The password hash lives only in `ssr`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    ssr::respond(ssr::current_user().await)
+}
+
+#[server(endpoint = "register")]
+pub async fn register(
+    username: String,
+    display_name: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    ssr::respond(ssr::register(username, display_name, password, next).await)
+}
+
+#[server(endpoint = "login")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    ssr::respond(ssr::login(username, password, next).await)
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    ssr::respond(ssr::logout().await)
+}
+
+#[server(endpoint = "profile/display-name")]
+pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
+    ssr::respond(ssr::update_display_name(display_name).await)
+}
+
+#[server(endpoint = "profile/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    ssr::respond(ssr::change_password(current_password, new_password).await)
+}
+
+/// The signed-in user and the actions that change who that is, shared by the whole app.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub user: Resource<Result<Option<User>, AppError>>,
+    pub login: ServerAction<Login>,
+    pub register: ServerAction<Register>,
+    pub logout: ServerAction<Logout>,
+    pub update_display_name: ServerAction<UpdateDisplayName>,
+}
+
+impl Auth {
+    pub fn provide() -> Self {
+        let login = ServerAction::<Login>::new();
+        let register = ServerAction::<Register>::new();
+        let logout = ServerAction::<Logout>::new();
+        let update_display_name = ServerAction::<UpdateDisplayName>::new();
+        let user = Resource::new(
+            move || {
+                (
+                    login.version().get(),
+                    register.version().get(),
+                    logout.version().get(),
+                    update_display_name.version().get(),
+                )
+            },
+            |_| current_user(),
+        );
+        let auth = Self {
+            user,
+            login,
+            register,
+            logout,
+            update_display_name,
+        };
+        provide_context(auth);
+        auth
+    }
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+/// The `?next=` of the current page, passed on through the login and register forms.
+fn next_param() -> Memo<String> {
+    let query = use_query_map();
+    Memo::new(move |_| query.read().get("next").unwrap_or_default())
+}
+
+/// A password field with a "Show password" toggle (the toggle needs the hydrated page).
+#[component]
+fn PasswordField(
+    #[prop(into)] name: String,
+    #[prop(into)] id: String,
+    label: Signal<String>,
+    #[prop(into)] autocomplete: String,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let (shown, set_shown) = signal(false);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <div class="password-row">
+                <input
+                    id=id
+                    name=name
+                    type=move || if shown.get() { "text" } else { "password" }
+                    autocomplete=autocomplete
+                    required
+                    minlength="8"
+                />
+                <button
+                    type="button"
+                    class="ghost"
+                    aria-pressed=move || shown.get().to_string()
+                    on:click=move |_| set_shown.update(|s| *s = !*s)
+                >
+                    {t!(i18n, show_password)}
+                </button>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    let next = next_param();
+    let result = auth.login.value();
+    view! {
+        <section class="card narrow">
+            <h1>{t!(i18n, login_title)}</h1>
+            <ActionForm action=auth.login attr:class="form">
+                <input type="hidden" name="next" prop:value=move || next.get() />
+                <div class="field">
+                    <label for="login-username">{t!(i18n, username)}</label>
+                    <input
+                        id="login-username"
+                        name="username"
+                        autocomplete="username"
+                        required
+                        autofocus
+                    />
+                </div>
+                <PasswordField
+                    name="password"
+                    id="login-password"
+                    label=Signal::derive(move || t_string!(i18n, password).to_string())
+                    autocomplete="current-password"
+                />
+                <ErrorText result />
+                <button type="submit" class="primary">
+                    {t!(i18n, log_in)}
+                </button>
+            </ActionForm>
+            <p class="muted">
+                {t!(i18n, no_account)} " "
+                <a href=move || with_next("/register", &next.get())>{t!(i18n, register)}</a>
+            </p>
+        </section>
+    }
+}
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    let next = next_param();
+    let result = auth.register.value();
+    view! {
+        <section class="card narrow">
+            <h1>{t!(i18n, register_title)}</h1>
+            <ActionForm action=auth.register attr:class="form">
+                <input type="hidden" name="next" prop:value=move || next.get() />
+                <div class="field">
+                    <label for="register-username">{t!(i18n, username)}</label>
+                    <input
+                        id="register-username"
+                        name="username"
+                        autocomplete="username"
+                        required
+                        minlength="3"
+                        maxlength="32"
+                        pattern="[A-Za-z0-9_]{3,32}"
+                        aria-describedby="register-username-hint"
+                    />
+                    <small id="register-username-hint" class="hint">
+                        {t!(i18n, username_hint)}
+                    </small>
+                </div>
+                <div class="field">
+                    <label for="register-display-name">{t!(i18n, display_name)}</label>
+                    <input
+                        id="register-display-name"
+                        name="display_name"
+                        autocomplete="nickname"
+                        required
+                        maxlength="64"
+                    />
+                </div>
+                <PasswordField
+                    name="password"
+                    id="register-password"
+                    label=Signal::derive(move || t_string!(i18n, password).to_string())
+                    autocomplete="new-password"
+                />
+                <ErrorText result />
+                <button type="submit" class="primary">
+                    {t!(i18n, register)}
+                </button>
+            </ActionForm>
+            <p class="muted">
+                {t!(i18n, have_account)} " "
+                <a href=move || with_next("/login", &next.get())>{t!(i18n, log_in)}</a>
+            </p>
+        </section>
+    }
+}
+
+fn with_next(path: &str, next: &str) -> String {
+    if next.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?next={}", urlencode(next))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The log-in link for a page that needs an account, returning to `here` afterwards.
+pub fn login_link(here: &str) -> String {
+    with_next("/login", here)
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match auth.user.await {
+                    Ok(Some(user)) => view! { <ProfileForms user /> }.into_any(),
+                    Ok(None) => {
+                        view! { <leptos_router::components::Redirect path=login_link("/profile") /> }
+                            .into_any()
+                    }
+                    Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <p class="sr-only">{t!(i18n, profile)}</p>
+    }
+}
+
+#[component]
+fn ProfileForms(user: User) -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    let change = ServerAction::<ChangePassword>::new();
+    let name_result = auth.update_display_name.value();
+    let password_result = change.value();
+    view! {
+        <section class="card narrow">
+            <h1>{t!(i18n, profile)}</h1>
+            <p class="muted">"@" {user.username.clone()}</p>
+            <ActionForm action=auth.update_display_name attr:class="form">
+                <div class="field">
+                    <label for="profile-display-name">{t!(i18n, display_name)}</label>
+                    <input
+                        id="profile-display-name"
+                        name="display_name"
+                        required
+                        maxlength="64"
+                        value=user.display_name.clone()
+                    />
+                </div>
+                <FieldError result=name_result />
+                <button type="submit" class="primary">
+                    {t!(i18n, save)}
+                </button>
+            </ActionForm>
+        </section>
+        <section class="card narrow">
+            <h2>{t!(i18n, change_password)}</h2>
+            <ActionForm action=change attr:class="form">
+                <PasswordField
+                    name="current_password"
+                    id="profile-current-password"
+                    label=Signal::derive(move || t_string!(i18n, current_password).to_string())
+                    autocomplete="current-password"
+                />
+                <PasswordField
+                    name="new_password"
+                    id="profile-new-password"
+                    label=Signal::derive(move || t_string!(i18n, new_password).to_string())
+                    autocomplete="new-password"
+                />
+                <FieldError result=password_result />
+                <button type="submit" class="primary">
+                    {t!(i18n, change_password)}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_carried_encoded() {
+        assert_eq!(with_next("/login", ""), "/login");
+        assert_eq!(with_next("/login", "/r/ab?x=1"), "/login?next=/r/ab%3Fx%3D1");
+    }
+}

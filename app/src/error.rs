@@ -1,0 +1,79 @@
+//! The one error type every server function returns. Variants say what the user can act on; the
+//! cause of an `Internal` error is logged on the server and never sent to the browser.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of input was refused. The UI turns each into a sentence in the user's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Invalid {
+    UsernameFormat,
+    DisplayNameLength,
+    PasswordTooShort,
+    PasswordTooLong,
+    WrongCurrentPassword,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("log in first")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("invalid input: {0:?}")]
+    Invalid(Invalid),
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("wrong username or password")]
+    WrongCredentials,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal,
+    /// Transport problems (the network, a malformed request): the text is the framework's own.
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound => 404,
+            AppError::Unauthorized | AppError::WrongCredentials => 401,
+            AppError::Forbidden => 403,
+            AppError::Invalid(_) | AppError::Request(_) => 400,
+            AppError::UsernameTaken => 409,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Request(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        AppError::Internal
+    }
+}
+
+/// Maps a unique-constraint violation to `conflict`, any other database error to `Internal`.
+#[cfg(feature = "ssr")]
+pub fn on_unique_violation(e: sqlx::Error, conflict: AppError) -> AppError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => conflict,
+        _ => e.into(),
+    }
+}

@@ -1,0 +1,86 @@
+//! The header: app name, navigation, the user menu and the language switch.
+
+use crate::accounts::use_auth;
+use crate::i18n::*;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">
+                <span class="logo" aria-hidden="true">"▶"</span>
+                <span>{t!(i18n, app_name)}</span>
+            </A>
+            <nav class="main-nav" aria-label=move || t_string!(i18n, nav_label).to_string()>
+                <A href="/">{t!(i18n, nav_home)}</A>
+            </nav>
+            <div class="header-right">
+                <LanguageSwitch />
+                <Transition>
+                    {move || Suspend::new(async move {
+                        match auth.user.await {
+                            Ok(Some(user)) => {
+                                view! {
+                                    <div class="user-menu">
+                                        <A href="/profile" attr:class="user-name">
+                                            {user.display_name}
+                                        </A>
+                                        <ActionForm action=auth.logout attr:class="inline">
+                                            <button type="submit" class="ghost">
+                                                {t!(i18n, log_out)}
+                                            </button>
+                                        </ActionForm>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            _ => {
+                                view! {
+                                    <div class="user-menu">
+                                        <A href="/login">{t!(i18n, log_in)}</A>
+                                        <A href="/register" attr:class="button primary small">
+                                            {t!(i18n, register)}
+                                        </A>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Transition>
+            </div>
+        </header>
+    }
+}
+
+/// Switches the language in place; leptos_i18n remembers the choice in a cookie, so the server
+/// renders the next page in it too.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let i18n = use_i18n();
+    let button = move |locale: Locale, label: &'static str, title: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="lang"
+                lang=locale.as_str()
+                title=title
+                aria-pressed=move || (i18n.get_locale() == locale).to_string()
+                on:click=move |_| i18n.set_locale(locale)
+            >
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <div class="lang-switch" role="group" aria-label="Language / Язык">
+            {button(Locale::en, "EN", "English")}
+            {button(Locale::ru, "RU", "Русский")}
+        </div>
+    }
+}
+

@@ -1,0 +1,87 @@
+//! Kino's pages, components and server functions, shared by the server (feature `ssr`) and the
+//! browser (feature `hydrate`). Features live in folders: `accounts/`, and later `catalog/`,
+//! `friends/`, `rooms/`…
+
+pub mod accounts;
+pub mod error;
+pub mod layout;
+pub mod pages;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod ratelimit;
+#[cfg(feature = "ssr")]
+pub mod session_store;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
+use crate::i18n::*;
+use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+use pages::{HomePage, NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <I18nContextProvider>
+            <AppBody />
+        </I18nContextProvider>
+    }
+}
+
+#[component]
+fn AppBody() -> impl IntoView {
+    let i18n = use_i18n();
+    Auth::provide();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/kino.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Title text=move || t_string!(i18n, app_name).to_string() />
+        <Meta name="description" content=move || t_string!(i18n, home_lead).to_string() />
+        <Router>
+            <layout::Header />
+            <main class="page">
+                // Async: the whole page is rendered before the first byte, so the status code
+                // and the <head> tags can depend on what the page loads.
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p class="muted">{t!(i18n, footer)}</p>
+            </footer>
+        </Router>
+    }
+}

@@ -1,0 +1,62 @@
+//! What every request handler and server function can reach (`expect_context::<AppState>()`).
+
+use crate::db::Db;
+use crate::ratelimit::FailureLimiter;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub config: Arc<AppConfig>,
+    pub login_failures_per_account: Arc<FailureLimiter>,
+    pub login_failures_per_ip: Arc<FailureLimiter>,
+}
+
+/// Settings the app itself needs (the server's flags carry the rest).
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Used to build share links, e.g. `https://kino.example.org`.
+    pub public_url: String,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_failure_window: Duration,
+}
+
+impl AppConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 30,
+            login_failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> Self {
+        Self {
+            login_failures_per_account: Arc::new(FailureLimiter::new(
+                config.login_max_failures_per_account,
+                config.login_failure_window,
+            )),
+            login_failures_per_ip: Arc::new(FailureLimiter::new(
+                config.login_max_failures_per_ip,
+                config.login_failure_window,
+            )),
+            leptos_options,
+            db,
+            config: Arc::new(config),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs the build and test tools Kino needs, each only when the pinned version is missing.
+# Usage: scripts/ensure-tools.sh build   # wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt
+#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver and ffmpeg
+# Nothing here downloads a prebuilt binary: Rust tools come from crates.io, wasm-opt from the npm
+# registry (binaryen runs under Node), browsers and ffmpeg from the OS packages.
+set -euo pipefail
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+TOOLS_DIR="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}"
+
+say() { printf '\033[1;36m[kino setup]\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "apt-get not found: please install $* with your system's package manager" >&2
+    exit 1
+  fi
+  if [ "$apt_updated" = 0 ]; then
+    say "updating the OS package lists"
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  say "installing OS packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown Rust target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_wasm_bindgen() {
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io (~3 min)"
+    # Not --locked: its own lockfile names a crate version the registry no longer has.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+ensure_cargo_leptos() {
+  if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION from crates.io (~18 min the first time)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
+  fi
+}
+
+ensure_wasm_opt() {
+  # Debian's binaryen (108) produces WASM that fails in Chromium; use binaryen from npm.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  local bin="$TOOLS_DIR/binaryen/node_modules/.bin/wasm-opt"
+  if ! "$bin" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt) from the npm registry"
+    mkdir -p "$TOOLS_DIR/binaryen"
+    npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION" >/dev/null
+  fi
+}
+
+ensure_test_packages() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+mode="${1:-build}"
+case "$mode" in
+  build) ;;
+  test) ensure_test_packages ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+ensure_wasm_target
+ensure_wasm_opt
+ensure_wasm_bindgen
+ensure_cargo_leptos
+say "tools ready"

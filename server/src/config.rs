@@ -1,0 +1,66 @@
+//! Command-line flags, each with an environment fallback.
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Kino — watch films together with friends.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kino", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "KINO_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Database: `sqlite://path/to/file.db` (created if missing) or `postgres://…`.
+    #[arg(long, env = "KINO_DATABASE_URL", default_value = "sqlite://data/kino.db")]
+    pub database_url: String,
+
+    /// The address people use to reach this server, used to build share links
+    /// (default: http://<listen address>). Cookies are marked Secure when it is https.
+    #[arg(long, env = "KINO_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Where uploaded and transcoded media files are kept.
+    #[arg(long, env = "KINO_MEDIA_DIR", default_value = "data/media")]
+    pub media_dir: PathBuf,
+
+    /// The built site (WASM, JS, CSS, images) that `cargo leptos build` writes.
+    #[arg(long, env = "KINO_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Log format.
+    #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// Defaults for tests and embedding: everything as with no flags, but the given database.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Config::parse_from(["kino"]);
+        config.database_url = database_url.into();
+        config
+    }
+}

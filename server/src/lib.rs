@@ -1,0 +1,186 @@
+//! The `kino` server as a library: `serve` runs the whole app on a listener until `shutdown`
+//! resolves. `main.rs` calls it with the flags; the integration tests call it on 127.0.0.1:0.
+
+pub mod config;
+
+use app::db::{Db, DbError};
+use app::session_store::DbSessionStore;
+use app::state::{AppConfig, AppState};
+use app::{shell, App};
+use axum::routing::get;
+use axum::Router;
+use config::Config;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "kino_session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects to the database and applies the migrations: the part of start-up that can fail.
+pub async fn open_database(config: &Config) -> Result<Db, ServeError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Builds the whole HTTP app for a database that is ready.
+pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
+    let site_root = config.site_root.to_string_lossy().into_owned();
+    let leptos_options = LeptosOptions::builder()
+        .output_name("kino")
+        .site_root(site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .build();
+    let app_config = AppConfig::new(config.public_url(bound));
+    let state = AppState::new(leptos_options, db.clone(), app_config);
+
+    let store = DbSessionStore::new(db);
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.is_https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
+
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let context = move || provide_context(context_state.clone());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .nest_service(
+            "/pkg",
+            ServeDir::new(config.site_root.join("pkg")).precompressed_br(),
+        )
+        .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(axum::middleware::from_fn(malformed_requests_are_client_errors))
+        .layer(sessions)
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> (http::StatusCode, &'static str) {
+    match sqlx::query("SELECT 1").execute(&state.db.pool).await {
+        Ok(_) => (http::StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+/// Server functions answer a request they cannot even decode (a missing field, a wrong type)
+/// with leptos' generic 500; it is the client's mistake, so say 400.
+async fn malformed_requests_are_client_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_api || res.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    if let Ok(app::error::AppError::Request(_)) = serde_json::from_slice(&bytes) {
+        parts.status = http::StatusCode::BAD_REQUEST;
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Runs Kino on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let db = open_database(&config).await?;
+    serve_with_database(config, db, listener, shutdown).await
+}
+
+/// `serve` for a database that `open_database` has already prepared.
+pub async fn serve_with_database(
+    config: Config,
+    db: Db,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let bound = listener.local_addr()?;
+    std::fs::create_dir_all(&config.media_dir)?;
+
+    let cleanup = tokio::spawn(delete_expired_sessions(DbSessionStore::new(db.clone())));
+    let app = router(&config, db.clone(), bound);
+    tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    cleanup.abort();
+    db.pool.close().await;
+    Ok(())
+}
+
+/// Deletes expired sessions once an hour (and once at start).
+async fn delete_expired_sessions(store: DbSessionStore) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

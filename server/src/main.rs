@@ -1,0 +1,45 @@
+use clap::Parser;
+use kino_server::config::{Config, LogFormat};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_env("KINO_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+    }
+
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("kino: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let db = match kino_server::open_database(&config).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("kino: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(config.listen);
+    // Printed plainly (not only logged) so people and test harnesses find the address.
+    println!("Kino is running at http://{bound}");
+    match kino_server::serve_with_database(config, db, listener, kino_server::shutdown_signal())
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kino: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

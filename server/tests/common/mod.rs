@@ -1,0 +1,216 @@
+//! Starts the real server on 127.0.0.1:0 with a fresh database: a temporary SQLite file, or, when
+//! `KINO_TEST_POSTGRES_URL` is set, a new PostgreSQL database made for this test alone.
+
+#![allow(dead_code)]
+
+use kino_server::config::Config;
+use reqwest::{header, Client, Response};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+pub const POSTGRES_ENV: &str = "KINO_TEST_POSTGRES_URL";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client builds")
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin_url) if !admin_url.is_empty() => fresh_postgres(&admin_url).await,
+        _ => format!("sqlite://{}", dir.join("kino.db").display()),
+    }
+}
+
+async fn fresh_postgres(admin_url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "{POSTGRES_ENV} is set to {admin_url:?}, but PostgreSQL is not reachable there: {e}. \
+             Start PostgreSQL or unset {POSTGRES_ENV} to test on SQLite only."
+        )
+    });
+    let name = format!("kino_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let mut url = url::Url::parse(admin_url).expect("KINO_TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(dir.path()).await;
+    spawn_on(database_url, dir, adjust).await
+}
+
+/// Starts a server on an existing database (e.g. to check what survives a restart).
+pub async fn spawn_on(
+    database_url: String,
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config::for_database(database_url.clone());
+    config.media_dir = dir.path().join("media");
+    config.site_root = dir.path().join("site");
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let db = kino_server::open_database(&config)
+        .await
+        .unwrap_or_else(|e| panic!("test database {database_url}: {e}"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        kino_server::serve_with_database(config, db, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        address,
+        client: browser(),
+        database_url,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Calls a server function the way the hydrated app does: a form-encoded POST.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        self.call_as(&self.client, endpoint, form).await
+    }
+
+    pub async fn call_as(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request is answered")
+    }
+
+    pub async fn register(&self, username: &str, display_name: &str, password: &str) -> Response {
+        self.call(
+            "register",
+            &[
+                ("username", username),
+                ("display_name", display_name),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.call("login", &[("username", username), ("password", password)])
+            .await
+    }
+
+    /// The signed-in user's JSON (`null` for a guest).
+    pub async fn me(&self) -> serde_json::Value {
+        self.me_as(&self.client).await
+    }
+
+    pub async fn me_as(&self, client: &Client) -> serde_json::Value {
+        let res = self.call_as(client, "me", &[]).await;
+        assert_eq!(res.status(), 200, "me answers");
+        res.json().await.expect("me returns JSON")
+    }
+
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .header(header::ACCEPT, "text/html,*/*;q=0.8")
+            .send()
+            .await
+            .expect("page is answered");
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap_or_default())
+    }
+
+    /// Stops the server and waits until it has let go of the database.
+    pub async fn stop(mut self) -> (String, tempfile::TempDir) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = std::mem::replace(&mut self._dir, dir);
+        (self.database_url.clone(), dir)
+    }
+}
+
+/// The error a failed server function returned, as JSON.
+pub async fn error_of(res: Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap_or_default();
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|_| panic!("error body is JSON, got {body:?}"));
+    (status, json)
+}
+
+/// Cookie attributes of the `Set-Cookie` header named `name`.
+pub fn set_cookie(res: &Response, name: &str) -> Option<(String, HashMap<String, String>)> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let mut parts = v.split(';').map(str::trim);
+            let value = parts
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .map(|(_, v)| v.to_owned())
+                .unwrap_or_default();
+            let attrs = parts
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (k.to_ascii_lowercase(), v.to_owned()),
+                    None => (p.to_ascii_lowercase(), String::new()),
+                })
+                .collect();
+            (value, attrs)
+        })
+}
