@@ -22,10 +22,7 @@ pub enum DbError {
     #[error("unsupported database URL {0:?}: use sqlite://path or postgres://…")]
     UnsupportedUrl(String),
     #[error("cannot create the database directory {dir}: {source}")]
-    CreateDir {
-        dir: String,
-        source: std::io::Error,
-    },
+    CreateDir { dir: String, source: std::io::Error },
     #[error("cannot connect to the database: {0}")]
     Connect(sqlx::Error),
     #[error("a database migration failed: {0}")]

@@ -83,4 +83,3 @@ fn LanguageSwitch() -> impl IntoView {
         </div>
     }
 }
-

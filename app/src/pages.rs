@@ -64,11 +64,7 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn ErrorPage(
-    code: u16,
-    title: AnyView,
-    text: AnyView,
-) -> impl IntoView {
+fn ErrorPage(code: u16, title: AnyView, text: AnyView) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="card narrow error-page">

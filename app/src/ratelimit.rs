@@ -80,12 +80,24 @@ mod tests {
             assert!(limiter.check_at("vasya", t0).is_ok());
             limiter.record_failure_at("vasya", t0);
         }
-        let retry = limiter.check_at("vasya", t0 + Duration::from_secs(10)).unwrap_err();
+        let retry = limiter
+            .check_at("vasya", t0 + Duration::from_secs(10))
+            .unwrap_err();
         assert_eq!(retry, Duration::from_secs(50));
-        assert!(limiter.check_at("petya", t0).is_ok(), "other keys are not affected");
-        assert!(limiter.check_at("vasya", t0 + Duration::from_secs(61)).is_ok());
+        assert!(
+            limiter.check_at("petya", t0).is_ok(),
+            "other keys are not affected"
+        );
+        assert!(limiter
+            .check_at("vasya", t0 + Duration::from_secs(61))
+            .is_ok());
         limiter.record_failure_at("vasya", t0 + Duration::from_secs(61));
-        assert!(limiter.check_at("vasya", t0 + Duration::from_secs(62)).is_ok(), "new window");
+        assert!(
+            limiter
+                .check_at("vasya", t0 + Duration::from_secs(62))
+                .is_ok(),
+            "new window"
+        );
     }
 
     #[test]

@@ -1,1 +1,264 @@
-//! Browser end-to-end tests live in `tests/`; this crate has no library code.
+//! Harness for the browser tests: starts the release `kino` binary on a fresh SQLite database,
+//! starts ChromeDriver with Debian's headless Chromium, and finds elements the way people do —
+//! by their labels, roles and visible text.
+//!
+//! `KINO_BIN` names the server binary and `KINO_SITE_ROOT` the built site (`cargo make test` sets
+//! both after `cargo leptos build --release`).
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A running Kino server with its own database.
+pub struct Server {
+    pub url: String,
+    _child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Result<Self> {
+        let bin = std::env::var("KINO_BIN").map_err(|_| "set KINO_BIN to the built kino binary")?;
+        let site = std::env::var("KINO_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+        let site = std::path::Path::new(&site);
+        let site = if site.is_absolute() {
+            site.to_path_buf()
+        } else {
+            // Tests run in end2end/; the site path is relative to the workspace.
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(site)
+        };
+        let bin = if std::path::Path::new(&bin).is_absolute() {
+            bin.into()
+        } else {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(bin)
+        };
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(&bin)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.path().join("kino.db").display()))
+            .arg("--media-dir")
+            .arg(dir.path().join("media"))
+            .arg("--site-root")
+            .arg(&site)
+            .env("KINO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("Kino is running at ") {
+                    return Ok::<_, std::io::Error>(Some(url.trim().to_owned()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|_| "kino did not start within 30 s")??
+        .ok_or("kino exited before it was running")?;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            url,
+            _child: child,
+            _dir: dir,
+        })
+    }
+}
+
+/// A headless Chromium, driven through its own ChromeDriver.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Browser {
+    pub async fn start() -> Result<Self> {
+        let port = free_port()?;
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                format!("cannot start chromedriver (apt-get install chromium-driver): {e}")
+            })?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err("chromedriver did not start".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir()?;
+        let args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,900".into(),
+            "--lang=en-US".into(),
+            "--autoplay-policy=no-user-gesture-required".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": args,
+                "prefs": { "intl.accept_languages": "en-US,en" },
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await?;
+        Ok(Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    pub async fn goto(&self, url: &str) -> Result {
+        self.client.goto(url).await?;
+        Ok(())
+    }
+
+    /// Waits until the WASM has hydrated the page (the body carries `data-hydrated`).
+    pub async fn wait_hydrated(&self) -> Result {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("body[data-hydrated]"))
+            .await?;
+        Ok(())
+    }
+
+    async fn wait_for(&self, xpath: &str) -> Result<Element> {
+        Ok(self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(xpath))
+            .await
+            .map_err(|e| format!("nothing matches {xpath}: {e}"))?)
+    }
+
+    /// The input whose `<label>` reads exactly `label`.
+    pub async fn field(&self, label: &str) -> Result<Element> {
+        self.wait_for(&format!(
+            "//input[@id=//label[normalize-space(.)={}]/@for]",
+            xpath_literal(label)
+        ))
+        .await
+    }
+
+    pub async fn fill(&self, label: &str, text: &str) -> Result {
+        let field = self.field(label).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// The button whose visible text is exactly `name`.
+    pub async fn button(&self, name: &str) -> Result<Element> {
+        self.wait_for(&format!(
+            "//button[normalize-space(.)={}]",
+            xpath_literal(name)
+        ))
+        .await
+    }
+
+    pub async fn click_button(&self, name: &str) -> Result {
+        self.button(name).await?.click().await?;
+        Ok(())
+    }
+
+    /// The link whose visible text is exactly `name`.
+    pub async fn link(&self, name: &str) -> Result<Element> {
+        self.wait_for(&format!("//a[normalize-space(.)={}]", xpath_literal(name)))
+            .await
+    }
+
+    /// Waits until some element inside `scope` (a CSS selector) shows exactly `text`.
+    pub async fn wait_text_in(&self, scope: &str, text: &str) -> Result<Element> {
+        let css = scope.to_owned();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(root) = self.client.find(Locator::Css(&css)).await {
+                let xpath = format!(".//*[normalize-space(.)={}]", xpath_literal(text));
+                if let Ok(el) = root.find(Locator::XPath(&xpath)).await {
+                    return Ok(el);
+                }
+            }
+            if Instant::now() > deadline {
+                let page = self.client.source().await.unwrap_or_default();
+                return Err(format!("{text:?} never appeared in {scope}; page:\n{page}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page's path is `path`.
+    pub async fn wait_path(&self, path: &str) -> Result {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.client.current_url().await?;
+            if url.path() == path {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("expected to be at {path}, still at {url}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn close(self) -> Result {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// An XPath string literal for any text (XPath 1.0 has no escapes).
+pub fn xpath_literal(s: &str) -> String {
+    if !s.contains('\'') {
+        format!("'{s}'")
+    } else if !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        let parts: Vec<String> = s.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}

@@ -21,7 +21,11 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Database: `sqlite://path/to/file.db` (created if missing) or `postgres://…`.
-    #[arg(long, env = "KINO_DATABASE_URL", default_value = "sqlite://data/kino.db")]
+    #[arg(
+        long,
+        env = "KINO_DATABASE_URL",
+        default_value = "sqlite://data/kino.db"
+    )]
     pub database_url: String,
 
     /// The address people use to reach this server, used to build share links

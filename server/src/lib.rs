@@ -74,20 +74,29 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
             "/pkg",
             ServeDir::new(config.site_root.join("pkg")).precompressed_br(),
         )
-        .fallback(file_and_error_handler_with_context::<AppState, _>(context, shell))
-        .layer(axum::middleware::from_fn(malformed_requests_are_client_errors))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(axum::middleware::from_fn(
+            malformed_requests_are_client_errors,
+        ))
         .layer(sessions)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> (http::StatusCode, &'static str) {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (http::StatusCode, &'static str) {
     match sqlx::query("SELECT 1").execute(&state.db.pool).await {
         Ok(_) => (http::StatusCode::OK, "ok"),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (http::StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable",
+            )
         }
     }
 }
@@ -104,7 +113,9 @@ async fn malformed_requests_are_client_errors(
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     if let Ok(app::error::AppError::Request(_)) = serde_json::from_slice(&bytes) {
         parts.status = http::StatusCode::BAD_REQUEST;
     }

@@ -14,7 +14,11 @@ async fn registering_signs_in_and_the_header_shows_the_display_name() {
     let app = spawn_app().await;
     let res = app.register("Vasily_K", "Василий", PASSWORD).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["location"], "/", "goes home after registering");
+    assert_eq!(
+        res.headers()["location"],
+        "/",
+        "goes home after registering"
+    );
 
     let me = app.me().await;
     assert_eq!(me["username"], "vasily_k", "usernames are stored lowercase");
@@ -22,7 +26,10 @@ async fn registering_signs_in_and_the_header_shows_the_display_name() {
 
     let (status, html) = app.page("/").await;
     assert_eq!(status, 200);
-    assert!(html.contains("Василий"), "the server-rendered header names the user");
+    assert!(
+        html.contains("Василий"),
+        "the server-rendered header names the user"
+    );
 }
 
 #[tokio::test]
@@ -34,13 +41,20 @@ async fn usernames_are_unique_ignoring_case() {
         .call_as(
             &other,
             "register",
-            &[("username", "PETR"), ("display_name", "Другой Пётр"), ("password", PASSWORD)],
+            &[
+                ("username", "PETR"),
+                ("display_name", "Другой Пётр"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     let (status, error) = error_of(res).await;
     assert_eq!(status, 409);
     assert_eq!(error, json!("UsernameTaken"));
-    assert!(app.me_as(&other).await.is_null(), "the second browser is not signed in");
+    assert!(
+        app.me_as(&other).await.is_null(),
+        "the second browser is not signed in"
+    );
 }
 
 #[tokio::test]
@@ -49,10 +63,30 @@ async fn bad_registration_input_is_refused_clearly_and_creates_nothing() {
     let long_name = "я".repeat(65);
     let cases = [
         ("ab", "Ann", PASSWORD, json!({"Invalid": "UsernameFormat"})),
-        ("has space", "Ann", PASSWORD, json!({"Invalid": "UsernameFormat"})),
-        ("ann", "   ", PASSWORD, json!({"Invalid": "DisplayNameLength"})),
-        ("ann", long_name.as_str(), PASSWORD, json!({"Invalid": "DisplayNameLength"})),
-        ("ann", "Ann", "short", json!({"Invalid": "PasswordTooShort"})),
+        (
+            "has space",
+            "Ann",
+            PASSWORD,
+            json!({"Invalid": "UsernameFormat"}),
+        ),
+        (
+            "ann",
+            "   ",
+            PASSWORD,
+            json!({"Invalid": "DisplayNameLength"}),
+        ),
+        (
+            "ann",
+            long_name.as_str(),
+            PASSWORD,
+            json!({"Invalid": "DisplayNameLength"}),
+        ),
+        (
+            "ann",
+            "Ann",
+            "short",
+            json!({"Invalid": "PasswordTooShort"}),
+        ),
     ];
     for (username, display_name, password, expected) in cases {
         let (status, error) = error_of(app.register(username, display_name, password).await).await;
@@ -61,7 +95,10 @@ async fn bad_registration_input_is_refused_clearly_and_creates_nothing() {
     }
     assert!(app.me().await.is_null());
     let (status, _) = error_of(app.login("ann", PASSWORD).await).await;
-    assert_eq!(status, 401, "no account was created by the refused attempts");
+    assert_eq!(
+        status, 401,
+        "no account was created by the refused attempts"
+    );
 
     // A request missing a field is an error too, not a crash.
     let res = app.call("register", &[("username", "ann")]).await;
@@ -95,8 +132,16 @@ async fn failed_logins_are_rate_limited_per_account() {
         assert_eq!(status, 401);
     }
     let res = app.login("target", PASSWORD).await;
-    assert_eq!(res.status(), 429, "even the right password waits out the lock");
-    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "even the right password waits out the lock"
+    );
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 15 * 60);
     let (_, error) = error_of(res).await;
     assert!(error["RateLimited"]["retry_after_secs"].as_u64().unwrap() > 0);
@@ -131,7 +176,10 @@ async fn next_accepts_local_paths_and_rejects_open_redirects() {
         ("/\\evil.example", "/"),
     ] {
         let res = app
-            .call("login", &[("username", "nav"), ("password", PASSWORD), ("next", next)])
+            .call(
+                "login",
+                &[("username", "nav"), ("password", PASSWORD), ("next", next)],
+            )
             .await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["location"], expected, "next={next:?}");
@@ -159,7 +207,10 @@ async fn session_cookie_is_http_only_lax_and_changes_at_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        serde_json::Value::Null
+    );
 
     // Logging out deletes the session: replaying its cookie finds nobody.
     let res = app.call("logout", &[]).await;
@@ -170,12 +221,16 @@ async fn session_cookie_is_http_only_lax_and_changes_at_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap(), serde_json::Value::Null);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        serde_json::Value::Null
+    );
 }
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_public_url_is_https() {
-    let app = spawn_app_with(|c| c.public_url = Some("https://kino.example.org".parse().unwrap())).await;
+    let app =
+        spawn_app_with(|c| c.public_url = Some("https://kino.example.org".parse().unwrap())).await;
     let res = app.register("secure", "Secure", PASSWORD).await;
     let (_, attrs) = set_cookie(&res, SESSION_COOKIE).expect("session cookie set");
     assert!(attrs.contains_key("secure"));
@@ -201,24 +256,35 @@ async fn mutating_server_functions_refuse_get() {
 async fn profile_changes_display_name_and_password() {
     let app = spawn_app().await;
     app.register("olga", "Olga", PASSWORD).await;
-    let res = app.call("profile/display-name", &[("display_name", "Ольга")]).await;
+    let res = app
+        .call("profile/display-name", &[("display_name", "Ольга")])
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.me().await["display_name"], "Ольга");
 
     let (status, error) = error_of(
         app.call(
             "profile/password",
-            &[("current_password", "wrong-wrong"), ("new_password", "new password 1")],
+            &[
+                ("current_password", "wrong-wrong"),
+                ("new_password", "new password 1"),
+            ],
         )
         .await,
     )
     .await;
-    assert_eq!((status, error), (400, json!({"Invalid": "WrongCurrentPassword"})));
+    assert_eq!(
+        (status, error),
+        (400, json!({"Invalid": "WrongCurrentPassword"}))
+    );
 
     let res = app
         .call(
             "profile/password",
-            &[("current_password", PASSWORD), ("new_password", "new password 1")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "new password 1"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -228,7 +294,11 @@ async fn profile_changes_display_name_and_password() {
 
     // A guest cannot change anything.
     app.call("logout", &[]).await;
-    let (status, error) = error_of(app.call("profile/display-name", &[("display_name", "X")]).await).await;
+    let (status, error) = error_of(
+        app.call("profile/display-name", &[("display_name", "X")])
+            .await,
+    )
+    .await;
     assert_eq!((status, error), (401, json!("Unauthorized")));
 }
 
@@ -254,7 +324,10 @@ async fn pages_render_with_the_right_status_and_language() {
         .await
         .unwrap();
     let html = res.text().await.unwrap();
-    assert!(html.contains(">Имя пользователя<"), "Russian from Accept-Language");
+    assert!(
+        html.contains(">Имя пользователя<"),
+        "Russian from Accept-Language"
+    );
 
     // A guest asking for the profile is sent to log in and back.
     let res = app
@@ -277,14 +350,12 @@ async fn sessions_survive_a_server_restart() {
     let mut app = spawn_on(database_url, dir, |_| {}).await;
     // Same cookie jar, new server on another port: cookies are per host, so carry it over.
     app.client = client;
-    let me = app
-        .client
-        .post(app.url("/api/me"))
-        .send()
-        .await
-        .unwrap();
+    let me = app.client.post(app.url("/api/me")).send().await.unwrap();
     // reqwest's jar keys cookies by host (127.0.0.1), not port, so the session cookie is sent.
-    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["username"], "stays");
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["username"],
+        "stays"
+    );
 }
 
 #[tokio::test]
@@ -309,8 +380,7 @@ async fn a_failed_migration_stops_start_up_with_a_clear_message() {
     let config = kino_server::config::Config::for_database(database_url);
     let err = kino_server::open_database(&config)
         .await
-        .err()
-        .expect("start-up must fail");
+        .expect_err("start-up must fail");
     let message = err.to_string();
     assert!(message.contains("migration"), "says what failed: {message}");
 }

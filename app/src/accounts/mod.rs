@@ -268,7 +268,6 @@ pub fn login_link(here: &str) -> String {
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let i18n = use_i18n();
     let auth = use_auth();
     view! {
         <Suspense>
@@ -283,7 +282,6 @@ pub fn ProfilePage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <p class="sr-only">{t!(i18n, profile)}</p>
     }
 }
 
@@ -346,6 +344,9 @@ mod tests {
     #[test]
     fn next_is_carried_encoded() {
         assert_eq!(with_next("/login", ""), "/login");
-        assert_eq!(with_next("/login", "/r/ab?x=1"), "/login?next=/r/ab%3Fx%3D1");
+        assert_eq!(
+            with_next("/login", "/r/ab?x=1"),
+            "/login?next=/r/ab%3Fx%3D1"
+        );
     }
 }

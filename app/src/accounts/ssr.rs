@@ -95,7 +95,11 @@ async fn verify_password(password: String, hash: Option<String>) -> Result<bool,
         });
         let stored = hash.as_deref().unwrap_or(dummy);
         let ok = PasswordHash::new(stored)
-            .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false);
         ok && hash.is_some()
     })
@@ -229,7 +233,9 @@ pub async fn login(
             Ok(())
         }
         _ => {
-            state.login_failures_per_account.record_failure(&account_key);
+            state
+                .login_failures_per_account
+                .record_failure(&account_key);
             state.login_failures_per_ip.record_failure(&ip_key);
             tracing::info!(account = %account_key, ip = %ip_key, "failed login");
             Err(AppError::WrongCredentials)

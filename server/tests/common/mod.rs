@@ -47,12 +47,14 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
 async fn fresh_postgres(admin_url: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(admin_url).await.unwrap_or_else(|e| {
-        panic!(
+    let mut admin = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
             "{POSTGRES_ENV} is set to {admin_url:?}, but PostgreSQL is not reachable there: {e}. \
              Start PostgreSQL or unset {POSTGRES_ENV} to test on SQLite only."
         )
-    });
+        });
     let name = format!("kino_t_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
@@ -118,7 +120,12 @@ impl TestApp {
         self.call_as(&self.client, endpoint, form).await
     }
 
-    pub async fn call_as(&self, client: &Client, endpoint: &str, form: &[(&str, &str)]) -> Response {
+    pub async fn call_as(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
         client
             .post(self.url(&format!("/api/{endpoint}")))
             .header(header::ACCEPT, "application/json")
@@ -186,8 +193,8 @@ impl TestApp {
 pub async fn error_of(res: Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
     let body = res.text().await.unwrap_or_default();
-    let json = serde_json::from_str(&body)
-        .unwrap_or_else(|_| panic!("error body is JSON, got {body:?}"));
+    let json =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("error body is JSON, got {body:?}"));
     (status, json)
 }
 

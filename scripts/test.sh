@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything CI checks, in order: formatting, lints for both builds, unit and integration tests on
+# SQLite and on PostgreSQL, then the browser tests against the release build in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n\033[1;35m==> %s\033[0m\n' "$*"; }
+
+step "checking the tools (installing what is missing)"
+bash scripts/ensure-tools.sh test
+export PATH="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}/binaryen/node_modules/.bin:$PATH"
+export KINO_TEST_POSTGRES_URL="${KINO_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+bash scripts/ensure-postgres.sh "$KINO_TEST_POSTGRES_URL"
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy: server build (ssr) and tests"
+cargo clippy --locked -p app -p kino -p end2end --all-targets -- -D warnings
+
+step "clippy: browser build (hydrate, wasm32)"
+cargo clippy --locked -p app -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests on SQLite"
+env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino
+
+step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
+cargo test --locked -p kino
+
+step "building the release app for the browser tests"
+cargo leptos build --release --precompress --cargo-locked
+
+step "browser tests (headless Chromium)"
+export KINO_BIN="${CARGO_TARGET_DIR:-target}/release/kino"
+export KINO_SITE_ROOT="target/site"
+cargo test --locked -p end2end -- --test-threads=1
+
+step "all checks passed"
