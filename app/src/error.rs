@@ -13,6 +13,8 @@ pub enum Invalid {
     PasswordTooShort,
     PasswordTooLong,
     WrongCurrentPassword,
+    SearchTooLong,
+    UnknownGenre,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

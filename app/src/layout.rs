@@ -17,6 +17,7 @@ pub fn Header() -> impl IntoView {
             </A>
             <nav class="main-nav" aria-label=move || t_string!(i18n, nav_label).to_string()>
                 <A href="/">{t!(i18n, nav_home)}</A>
+                <A href="/films">{t!(i18n, films_title)}</A>
             </nav>
             <div class="header-right">
                 <LanguageSwitch />
@@ -26,6 +27,7 @@ pub fn Header() -> impl IntoView {
                             Ok(Some(user)) => {
                                 view! {
                                     <div class="user-menu">
+                                        <crate::catalog::WatchlistLink />
                                         <A href="/profile" attr:class="user-name">
                                             {user.display_name}
                                         </A>

@@ -3,6 +3,7 @@
 //! `friends/`, `rooms/`…
 
 pub mod accounts;
+pub mod catalog;
 pub mod error;
 pub mod layout;
 pub mod pages;
@@ -21,6 +22,7 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 use crate::i18n::*;
 use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
+use catalog::{CatalogPage, FilmPage, Watchlist, WatchlistPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -62,6 +64,7 @@ pub fn App() -> impl IntoView {
 fn AppBody() -> impl IntoView {
     let i18n = use_i18n();
     Auth::provide();
+    Watchlist::provide();
     view! {
         <Stylesheet id="leptos" href="/pkg/kino.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
@@ -77,6 +80,9 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
+                    <Route path=path!("/films") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
+                    <Route path=path!("/watchlist") view=WatchlistPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

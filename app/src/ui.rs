@@ -21,6 +21,8 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         AppError::Invalid(Invalid::WrongCurrentPassword) => {
             t!(i18n, err_wrong_current_password).into_any()
         }
+        AppError::Invalid(Invalid::SearchTooLong) => t!(i18n, err_search_too_long).into_any(),
+        AppError::Invalid(Invalid::UnknownGenre) => t!(i18n, err_unknown_genre).into_any(),
         AppError::UsernameTaken => t!(i18n, err_username_taken).into_any(),
         AppError::WrongCredentials => t!(i18n, err_wrong_credentials).into_any(),
         AppError::RateLimited { retry_after_secs } => {

@@ -41,6 +41,10 @@ pub struct Config {
     #[arg(long, env = "KINO_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Do not add the demo films to an empty catalog.
+    #[arg(long, env = "KINO_NO_SEED")]
+    pub no_seed: bool,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -29,14 +29,25 @@ pub const SESSION_COOKIE: &str = "kino_session";
 pub enum ServeError {
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error("cannot add the demo films: {0}")]
+    Seed(sqlx::Error),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Connects to the database and applies the migrations: the part of start-up that can fail.
+/// Connects to the database, applies the migrations and (unless `--no-seed`) fills an empty
+/// catalog with the demo films: the part of start-up that can fail.
 pub async fn open_database(config: &Config) -> Result<Db, ServeError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    if !config.no_seed {
+        let added = app::catalog::ssr::seed_demo_catalog(&db)
+            .await
+            .map_err(ServeError::Seed)?;
+        if added > 0 {
+            tracing::info!(films = added, "added the demo catalog");
+        }
+    }
     Ok(db)
 }
 
@@ -61,15 +72,18 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context_state = state.clone();
     let context = move || provide_context(context_state.clone());
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/posters/{file}", get(poster))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
+        // Demo videos ship in public/media; ServeDir answers Range requests, so players can seek.
+        .nest_service("/media", ServeDir::new(config.site_root.join("media")))
         .nest_service(
             "/pkg",
             ServeDir::new(config.site_root.join("pkg")).precompressed_br(),
@@ -86,6 +100,15 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
         .with_state(state)
 }
 
+/// The app's routes, worked out once per process. Working them out renders the app in a special
+/// "collect the routes" mode; doing that again while another server in the same process renders
+/// pages (as the tests do) could leave those pages waiting forever.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (http::StatusCode, &'static str) {
@@ -97,6 +120,32 @@ async fn healthz(
                 http::StatusCode::SERVICE_UNAVAILABLE,
                 "database unreachable",
             )
+        }
+    }
+}
+
+/// `/posters/<film id>.svg`: the film's generated poster.
+async fn poster(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(id) = file.strip_suffix(".svg") else {
+        return http::StatusCode::NOT_FOUND.into_response();
+    };
+    match app::catalog::ssr::poster_svg(&state.db, id).await {
+        Ok(Some(svg)) => (
+            [
+                (http::header::CONTENT_TYPE, "image/svg+xml"),
+                (http::header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            svg,
+        )
+            .into_response(),
+        Ok(None) => http::StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "poster query failed");
+            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

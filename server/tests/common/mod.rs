@@ -31,6 +31,7 @@ impl Drop for TestApp {
 pub fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(8))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client builds")
@@ -85,21 +86,25 @@ pub async fn spawn_on(
     config.media_dir = dir.path().join("media");
     config.site_root = dir.path().join("site");
     adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let db = kino_server::open_database(&config)
-        .await
-        .unwrap_or_else(|e| panic!("test database {database_url}: {e}"));
     let (tx, rx) = oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let url = database_url.clone();
     let server = tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let db = kino_server::open_database(&config)
+            .await
+            .unwrap_or_else(|e| panic!("test database {url}: {e}"));
+        let _ = ready_tx.send(address);
         kino_server::serve_with_database(config, db, listener, async {
             let _ = rx.await;
         })
         .await
         .expect("server runs");
     });
+    let address = ready_rx.await.expect("the test server started");
     TestApp {
         address,
         client: browser(),
@@ -172,7 +177,9 @@ impl TestApp {
             .await
             .expect("page is answered");
         let status = res.status().as_u16();
-        (status, res.text().await.unwrap_or_default())
+        // Leptos marks text boundaries with `<!>` for hydration; what a person reads has none.
+        let html = res.text().await.unwrap_or_default().replace("<!>", "");
+        (status, html)
     }
 
     /// Stops the server and waits until it has let go of the database.

@@ -1,0 +1,537 @@
+//! The film catalog (`/films`), film pages (`/films/<id>`) and the "Want to watch" list.
+
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use crate::accounts::{login_link, use_auth};
+use crate::error::AppError;
+use crate::i18n::*;
+use crate::ui::ErrorMessage;
+use domain::{CatalogQuery, GENRES};
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilmCard {
+    pub id: String,
+    pub title_en: String,
+    pub title_ru: String,
+    pub year: i64,
+    pub genres: Vec<String>,
+    pub duration_secs: i64,
+    pub playable: bool,
+}
+
+impl FilmCard {
+    pub fn title(&self, locale: Locale) -> &str {
+        match locale {
+            Locale::ru => &self.title_ru,
+            _ => &self.title_en,
+        }
+    }
+
+    pub fn poster_url(&self) -> String {
+        format!("/posters/{}.svg", self.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendition {
+    pub url: String,
+    pub container: String,
+    pub width: i64,
+    pub height: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilmDetails {
+    pub card: FilmCard,
+    pub original_title: String,
+    pub countries: Vec<String>,
+    pub director: String,
+    pub description_en: String,
+    pub description_ru: String,
+    pub renditions: Vec<Rendition>,
+    /// Whether the signed-in user has it in "Want to watch".
+    pub wanted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub films: Vec<FilmCard>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+#[server(endpoint = "films")]
+pub async fn list_films(query: CatalogQuery) -> Result<CatalogPage, AppError> {
+    use crate::accounts::ssr::respond;
+    let russian = leptos_i18n::locale::resolve_locale::<Locale>() == Locale::ru;
+    let r = respond(match domain::ParsedQuery::parse(&query) {
+        Ok(parsed) => ssr::list_films(parsed, russian).await,
+        Err(e) => Err(e),
+    });
+    r
+}
+
+#[server(endpoint = "film")]
+pub async fn get_film(id: String) -> Result<FilmDetails, AppError> {
+    crate::accounts::ssr::respond(ssr::film(&id).await)
+}
+
+#[server(endpoint = "watchlist/set")]
+pub async fn set_want(film_id: String, want: bool) -> Result<bool, AppError> {
+    crate::accounts::ssr::respond(ssr::set_want(&film_id, want).await)
+}
+
+#[server(endpoint = "watchlist")]
+pub async fn get_watchlist() -> Result<Vec<FilmCard>, AppError> {
+    crate::accounts::ssr::respond(ssr::watchlist().await)
+}
+
+#[server(endpoint = "watchlist/count")]
+pub async fn watchlist_count() -> Result<i64, AppError> {
+    crate::accounts::ssr::respond(ssr::watchlist_count().await)
+}
+
+/// The "Want to watch" action and the header's count, shared by every page.
+#[derive(Clone, Copy)]
+pub struct Watchlist {
+    pub set_want: ServerAction<SetWant>,
+    pub count: Resource<Result<i64, AppError>>,
+}
+
+impl Watchlist {
+    pub fn provide() -> Self {
+        let auth = use_auth();
+        let set_want = ServerAction::<SetWant>::new();
+        let count = Resource::new(
+            move || {
+                (
+                    set_want.version().get(),
+                    auth.login.version().get(),
+                    auth.register.version().get(),
+                    auth.logout.version().get(),
+                )
+            },
+            |_| watchlist_count(),
+        );
+        let list = Self { set_want, count };
+        provide_context(list);
+        list
+    }
+}
+
+pub fn use_watchlist() -> Watchlist {
+    expect_context::<Watchlist>()
+}
+
+fn duration_text(secs: i64) -> String {
+    let minutes = secs / 60;
+    if minutes >= 60 {
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+#[component]
+fn GenreName(genre: String) -> impl IntoView {
+    let i18n = use_i18n();
+    match genre.as_str() {
+        "drama" => t!(i18n, genre_drama).into_any(),
+        "comedy" => t!(i18n, genre_comedy).into_any(),
+        "horror" => t!(i18n, genre_horror).into_any(),
+        "sci-fi" => t!(i18n, genre_scifi).into_any(),
+        "romance" => t!(i18n, genre_romance).into_any(),
+        "thriller" => t!(i18n, genre_thriller).into_any(),
+        "adventure" => t!(i18n, genre_adventure).into_any(),
+        "crime" => t!(i18n, genre_crime).into_any(),
+        "western" => t!(i18n, genre_western).into_any(),
+        "fantasy" => t!(i18n, genre_fantasy).into_any(),
+        "documentary" => t!(i18n, genre_documentary).into_any(),
+        "mystery" => t!(i18n, genre_mystery).into_any(),
+        "war" => t!(i18n, genre_war).into_any(),
+        "action" => t!(i18n, genre_action).into_any(),
+        _ => genre.into_any(),
+    }
+}
+
+#[component]
+pub fn FilmGrid(films: Vec<FilmCard>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <ul class="film-grid">
+            {films
+                .into_iter()
+                .map(|film| {
+                    let href = format!("/films/{}", film.id);
+                    let poster = film.poster_url();
+                    let film_for_title = film.clone();
+                    let title = move || film_for_title.title(i18n.get_locale()).to_owned();
+                    view! {
+                        <li class="film-card">
+                            <A href=href>
+                                <img src=poster alt="" loading="lazy" width="300" height="450" />
+                                <span class="film-title">{title}</span>
+                                <span class="film-meta">
+                                    {film.year} " · " {duration_text(film.duration_secs)}
+                                    {film.playable.then(|| view! { <span class="badge">"▶"</span> })}
+                                </span>
+                            </A>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+fn catalog_href(q: &str, genre: &str, sort: &str, page: i64) -> String {
+    let mut params = Vec::new();
+    for (k, v) in [("q", q), ("genre", genre), ("sort", sort)] {
+        if !v.is_empty() {
+            params.push(format!("{k}={}", crate::accounts::urlencode(v)));
+        }
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/films".to_owned()
+    } else {
+        format!("/films?{}", params.join("&"))
+    }
+}
+
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query = use_query_map();
+    let current = Memo::new(move |_| {
+        let q = query.read();
+        CatalogQuery {
+            q: q.get("q").unwrap_or_default(),
+            genre: q.get("genre").unwrap_or_default(),
+            sort: q.get("sort").unwrap_or_default(),
+            page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+        }
+    });
+    // Keyed on the URL only: the server sorts titles in the language it resolves itself.
+    let films = Resource::new(move || current.get(), list_films);
+    view! {
+        <Title text=move || format!("{} — {}", t_string!(i18n, films_title), t_string!(i18n, app_name)) />
+        <section class="catalog">
+            <h1>{t!(i18n, films_title)}</h1>
+            <Form method="GET" action="/films" attr:class="filters">
+                <div class="field grow">
+                    <label for="catalog-q">{t!(i18n, search)}</label>
+                    <input
+                        id="catalog-q"
+                        type="search"
+                        name="q"
+                        maxlength="100"
+                        value=move || current.get().q
+                        prop:value=move || current.get().q
+                    />
+                </div>
+                <div class="field">
+                    <label for="catalog-genre">{t!(i18n, genre)}</label>
+                    <select id="catalog-genre" name="genre" prop:value=move || current.get().genre>
+                        <option value="">{t!(i18n, all_genres)}</option>
+                        {GENRES
+                            .iter()
+                            .map(|g| {
+                                view! {
+                                    <option value=*g selected=move || current.get().genre == *g>
+                                        <GenreName genre=g.to_string() />
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="catalog-sort">{t!(i18n, sort)}</label>
+                    <select id="catalog-sort" name="sort" prop:value=move || current.get().sort>
+                        <option value="year_desc">{t!(i18n, sort_newest)}</option>
+                        <option value="year_asc" selected=move || current.get().sort == "year_asc">
+                            {t!(i18n, sort_oldest)}
+                        </option>
+                        <option value="title" selected=move || current.get().sort == "title">
+                            {t!(i18n, sort_title)}
+                        </option>
+                    </select>
+                </div>
+                <button type="submit" class="primary">
+                    {t!(i18n, apply)}
+                </button>
+            </Form>
+            <Transition>
+                {move || Suspend::new(async move {
+                    match films.await {
+                        Ok(page) => {
+                            let c = current.get_untracked();
+                            let prev = (page.page > 1)
+                                .then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page - 1));
+                            let next = (page.page < page.pages)
+                                .then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page + 1));
+                            let total = page.total;
+                            let (current_page, pages) = (page.page, page.pages);
+                            view! {
+                                <p class="muted" role="status">
+                                    {t!(i18n, films_found, count = move || total)}
+                                </p>
+                                {if page.films.is_empty() {
+                                    view! { <p class="empty">{t!(i18n, nothing_found)}</p> }.into_any()
+                                } else {
+                                    view! { <FilmGrid films=page.films /> }.into_any()
+                                }}
+                                <nav class="pager" aria-label=move || t_string!(i18n, pages).to_string()>
+                                    {prev.map(|href| view! { <A href=href>{t!(i18n, previous)}</A> })}
+                                    <span>{current_page} " / " {pages}</span>
+                                    {next.map(|href| view! { <A href=href>{t!(i18n, next)}</A> })}
+                                </nav>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+pub fn FilmPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let film = Resource::new(move || id.get(), get_film);
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match film.await {
+                    Ok(film) => view! { <FilmDetailsView film /> }.into_any(),
+                    Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
+                    Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FilmDetailsView(film: FilmDetails) -> impl IntoView {
+    let i18n = use_i18n();
+    let card = film.card.clone();
+    let title = {
+        let card = card.clone();
+        move || card.title(i18n.get_locale()).to_owned()
+    };
+    let description = {
+        let (en, ru) = (film.description_en.clone(), film.description_ru.clone());
+        move || match i18n.get_locale() {
+            Locale::ru => ru.clone(),
+            _ => en.clone(),
+        }
+    };
+    let page_title = {
+        let title = title.clone();
+        move || {
+            format!(
+                "{} ({}) — {}",
+                title(),
+                card.year,
+                t_string!(i18n, app_name)
+            )
+        }
+    };
+    let poster = card.poster_url();
+    let playable = !film.renditions.is_empty();
+    let sources = film
+        .renditions
+        .iter()
+        .map(|r| {
+            let mime = if r.container == "webm" {
+                "video/webm"
+            } else {
+                "video/mp4"
+            };
+            view! { <source src=r.url.clone() type=mime /> }
+        })
+        .collect_view();
+    view! {
+        <Title text=page_title />
+        <Meta name="description" content=description.clone() />
+        <Meta property="og:type" content="video.movie" />
+        <Meta property="og:title" content=title.clone() />
+        <Meta property="og:description" content=description.clone() />
+        <Meta property="og:image" content=poster.clone() />
+        <Meta name="twitter:card" content="summary" />
+        <Meta name="twitter:title" content=title.clone() />
+        <Meta name="twitter:description" content=description.clone() />
+        <article class="film">
+            <img class="poster" src=poster.clone() alt="" width="300" height="450" />
+            <div class="film-info">
+                <h1>{title.clone()}</h1>
+                <p class="muted original">{film.original_title.clone()}</p>
+                <p class="facts">
+                    {card.year} " · " {duration_text(card.duration_secs)} " · "
+                    {film.countries.join(", ")} " · " {film.director.clone()}
+                </p>
+                <p class="genres">
+                    {card
+                        .genres
+                        .iter()
+                        .map(|g| view! { <span class="chip"><GenreName genre=g.clone() /></span> })
+                        .collect_view()}
+                </p>
+                <p class="description">{description}</p>
+                <WantButton film_id=card.id.clone() wanted=film.wanted />
+            </div>
+        </article>
+        <section class="player">
+            {if playable {
+                view! {
+                    <video controls preload="metadata" poster=poster playsinline>
+                        {sources}
+                    </video>
+                }
+                    .into_any()
+            } else {
+                view! { <p class="muted no-media">{t!(i18n, no_media)}</p> }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// "Want to watch" as a toggle button; a guest is sent to log in and back to this film.
+#[component]
+pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
+    let i18n = use_i18n();
+    let auth = use_auth();
+    let list = use_watchlist();
+    let (wanted, set_wanted) = signal(wanted);
+    let here = format!("/films/{film_id}");
+    Effect::new(move |_| {
+        if let Some(Ok(now)) = list.set_want.value().get() {
+            set_wanted.set(now);
+        }
+    });
+    view! {
+        <Suspense>
+            {move || {
+                let film_id = film_id.clone();
+                let here = here.clone();
+                Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(_)) => {
+                            view! {
+                                <ActionForm action=list.set_want attr:class="inline">
+                                    <input type="hidden" name="film_id" value=film_id />
+                                    <input
+                                        type="hidden"
+                                        name="want"
+                                        prop:value=move || (!wanted.get()).to_string()
+                                    />
+                                    <button
+                                        type="submit"
+                                        class="want"
+                                        aria-pressed=move || wanted.get().to_string()
+                                    >
+                                        {move || if wanted.get() { "✓ " } else { "+ " }}
+                                        {t!(i18n, want_to_watch)}
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        _ => {
+                            view! {
+                                <a class="button want" href=login_link(&here)>
+                                    "+ "
+                                    {t!(i18n, want_to_watch)}
+                                </a>
+                            }
+                                .into_any()
+                        }
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn WatchlistPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let list = use_watchlist();
+    let films = Resource::new(move || list.set_want.version().get(), |_| get_watchlist());
+    view! {
+        <Title text=move || format!("{} — {}", t_string!(i18n, want_to_watch), t_string!(i18n, app_name)) />
+        <section class="catalog">
+            <h1>{t!(i18n, want_to_watch)}</h1>
+            <Transition>
+                {move || Suspend::new(async move {
+                    match films.await {
+                        Ok(films) if films.is_empty() => {
+                            view! {
+                                <p class="empty">
+                                    {t!(i18n, watchlist_empty)} " "
+                                    <A href="/films">{t!(i18n, browse_films)}</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(films) => view! { <FilmGrid films /> }.into_any(),
+                        Err(AppError::Unauthorized) => {
+                            view! { <leptos_router::components::Redirect path=login_link("/watchlist") /> }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The header's link to "Want to watch" with the number of films on the list.
+#[component]
+pub fn WatchlistLink() -> impl IntoView {
+    let i18n = use_i18n();
+    let list = use_watchlist();
+    view! {
+        <A href="/watchlist" attr:class="watchlist-link">
+            {t!(i18n, want_to_watch)}
+            <Transition>
+                {move || Suspend::new(async move {
+                    let n = list.count.await.unwrap_or(0);
+                    view! { <span class="count" aria-label=format!("({n})")>{n}</span> }
+                })}
+            </Transition>
+        </A>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_links_keep_the_filters() {
+        assert_eq!(catalog_href("", "", "", 1), "/films");
+        assert_eq!(
+            catalog_href("ночь живых", "horror", "title", 2),
+            "/films?q=%D0%BD%D0%BE%D1%87%D1%8C%20%D0%B6%D0%B8%D0%B2%D1%8B%D1%85&genre=horror&sort=title&page=2"
+        );
+        assert_eq!(duration_text(94 * 60), "1 h 34 min");
+        assert_eq!(duration_text(45 * 60), "45 min");
+    }
+}

@@ -1,0 +1,321 @@
+//! Catalog queries, the demo seed and generated posters.
+
+use super::domain::{fold, ParsedQuery, Sort, PAGE_SIZE};
+use super::{CatalogPage, FilmCard, FilmDetails, Rendition};
+use crate::accounts::ssr::{require_user, state};
+use crate::db::{now_ms, Db};
+use crate::error::AppError;
+use serde::Deserialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// One film of `app/seed/films.json` (real metadata of public-domain films).
+#[derive(Debug, Deserialize)]
+struct SeedFilm {
+    slug: String,
+    title_en: String,
+    title_ru: String,
+    original_title: String,
+    year: i64,
+    genres: Vec<String>,
+    countries: Vec<String>,
+    director: String,
+    description_en: String,
+    description_ru: String,
+    duration_min: i64,
+    poster_color: String,
+    media: Vec<SeedMedia>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SeedMedia {
+    file: String,
+    container: String,
+    width: i64,
+    height: i64,
+}
+
+const SEED: &str = include_str!("../../seed/films.json");
+
+/// Fills an empty catalog with the demo films; does nothing when there are films already.
+/// Returns how many films it added.
+pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM films")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    if count > 0 {
+        return Ok(0);
+    }
+    let films: Vec<SeedFilm> = serde_json::from_str(SEED)
+        .map_err(|e| sqlx::Error::Protocol(format!("app/seed/films.json is invalid: {e}")))?;
+    let mut tx = db.pool.begin().await?;
+    for film in &films {
+        let search_text = fold(&format!(
+            "{} {} {}",
+            film.title_en, film.title_ru, film.original_title
+        ));
+        sqlx::query(
+            "INSERT INTO films (id, title_en, title_ru, original_title, search_text, year, genres, \
+             countries, director, description_en, description_ru, duration_secs, poster_color, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&film.slug)
+        .bind(&film.title_en)
+        .bind(&film.title_ru)
+        .bind(&film.original_title)
+        .bind(&search_text)
+        .bind(film.year)
+        .bind(format!(",{},", film.genres.join(",")))
+        .bind(film.countries.join(","))
+        .bind(&film.director)
+        .bind(&film.description_en)
+        .bind(&film.description_ru)
+        .bind(film.duration_min * 60)
+        .bind(&film.poster_color)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        for media in &film.media {
+            sqlx::query(
+                "INSERT INTO renditions (id, film_id, url, container, width, height) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&film.slug)
+            .bind(format!("/media/{}", media.file))
+            .bind(&media.container)
+            .bind(media.width)
+            .bind(media.height)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(films.len())
+}
+
+const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
+     (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
+
+fn card(row: &AnyRow) -> Result<FilmCard, sqlx::Error> {
+    let genres: String = row.try_get("genres")?;
+    Ok(FilmCard {
+        id: row.try_get("id")?,
+        title_en: row.try_get("title_en")?,
+        title_ru: row.try_get("title_ru")?,
+        year: row.try_get("year")?,
+        genres: genres
+            .split(',')
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        duration_secs: row.try_get("duration_secs")?,
+        playable: row.try_get::<i64, _>("renditions")? > 0,
+    })
+}
+
+pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage, AppError> {
+    let db = &state().db;
+    // The ORDER BY comes from a fixed list, never from the request's text.
+    let order = match (query.sort, russian) {
+        (Sort::YearDesc, _) => "f.year DESC, f.id",
+        (Sort::YearAsc, _) => "f.year ASC, f.id",
+        (Sort::Title, true) => "f.title_ru, f.id",
+        (Sort::Title, false) => "f.title_en, f.id",
+    };
+    let filter = "f.search_text LIKE $1 ESCAPE '\\' AND ($2 = '' OR f.genres LIKE $3)";
+    let genre = query.genre.unwrap_or_default();
+    let genre_pattern = format!("%,{genre},%");
+    let total: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM films f WHERE {filter}"))
+        .bind(&query.like_pattern)
+        .bind(genre)
+        .bind(&genre_pattern)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    let rows = sqlx::query(&format!(
+        "SELECT {CARD_COLUMNS} FROM films f WHERE {filter} ORDER BY {order} LIMIT $4 OFFSET $5"
+    ))
+    .bind(&query.like_pattern)
+    .bind(genre)
+    .bind(&genre_pattern)
+    .bind(PAGE_SIZE)
+    .bind((query.page - 1) * PAGE_SIZE)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(CatalogPage {
+        films: rows.iter().map(card).collect::<Result<_, _>>()?,
+        total,
+        page: query.page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+    })
+}
+
+pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
+    let db = &state().db;
+    let row = sqlx::query(&format!(
+        "SELECT {CARD_COLUMNS}, f.original_title, f.countries, f.director, f.description_en, \
+         f.description_ru, f.poster_color FROM films f WHERE f.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let renditions = sqlx::query(
+        "SELECT url, container, width, height FROM renditions WHERE film_id = $1 \
+         ORDER BY height DESC, container",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Rendition {
+            url: r.try_get("url")?,
+            container: r.try_get("container")?,
+            width: r.try_get("width")?,
+            height: r.try_get("height")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let countries: String = row.try_get("countries")?;
+    let user = crate::accounts::ssr::current_user().await?;
+    let wanted = match &user {
+        Some(user) => {
+            sqlx::query("SELECT 1 AS x FROM watchlist WHERE user_id = $1 AND film_id = $2")
+                .bind(&user.id)
+                .bind(id)
+                .fetch_optional(&db.pool)
+                .await?
+                .is_some()
+        }
+        None => false,
+    };
+    Ok(FilmDetails {
+        card: card(&row)?,
+        original_title: row.try_get("original_title")?,
+        countries: countries
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        director: row.try_get("director")?,
+        description_en: row.try_get("description_en")?,
+        description_ru: row.try_get("description_ru")?,
+        renditions,
+        wanted,
+    })
+}
+
+/// Puts the film on (or takes it off) the signed-in user's list. Setting the same state twice
+/// changes nothing, so a retried click is harmless.
+pub async fn set_want(film_id: &str, want: bool) -> Result<bool, AppError> {
+    let user = require_user().await?;
+    let db = &state().db;
+    if want {
+        let exists = sqlx::query("SELECT 1 AS x FROM films WHERE id = $1")
+            .bind(film_id)
+            .fetch_optional(&db.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(AppError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO watchlist (user_id, film_id, added_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, film_id) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(film_id)
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM watchlist WHERE user_id = $1 AND film_id = $2")
+            .bind(&user.id)
+            .bind(film_id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(want)
+}
+
+pub async fn watchlist() -> Result<Vec<FilmCard>, AppError> {
+    let user = require_user().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {CARD_COLUMNS} FROM watchlist w JOIN films f ON f.id = w.film_id \
+         WHERE w.user_id = $1 ORDER BY w.added_at DESC, f.id"
+    ))
+    .bind(&user.id)
+    .fetch_all(&state().db.pool)
+    .await?;
+    Ok(rows.iter().map(card).collect::<Result<_, _>>()?)
+}
+
+/// How many films the signed-in user wants to watch (0 for a guest).
+pub async fn watchlist_count() -> Result<i64, AppError> {
+    let Some(user) = crate::accounts::ssr::current_user().await? else {
+        return Ok(0);
+    };
+    Ok(
+        sqlx::query("SELECT COUNT(*) AS n FROM watchlist WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_one(&state().db.pool)
+            .await?
+            .try_get("n")?,
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A poster: the title and year on the film's colour, as SVG.
+pub async fn poster_svg(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let Some(row) = sqlx::query("SELECT title_en, year, poster_color FROM films WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let title: String = row.try_get("title_en")?;
+    let year: i64 = row.try_get("year")?;
+    let color: String = row.try_get("poster_color")?;
+    let color = if color.len() == 7
+        && color.starts_with('#')
+        && color[1..].chars().all(|c| c.is_ascii_hexdigit())
+    {
+        color
+    } else {
+        "#333344".to_owned()
+    };
+    // Wrap the title into lines of at most ~14 characters.
+    let mut lines: Vec<String> = Vec::new();
+    for word in title.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= 14 => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            format!(
+                r#"<text x="24" y="{}" font-size="34" font-weight="700">{}</text>"#,
+                190 + i * 42,
+                xml_escape(line)
+            )
+        })
+        .collect();
+    Ok(Some(format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 450" width="300" height="450"><defs><linearGradient id="g" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="{color}"/><stop offset="1" stop-color="#0b0b10"/></linearGradient></defs><rect width="300" height="450" fill="url(#g)"/><g fill="#fff" font-family="Georgia, 'DejaVu Serif', serif">{text}</g><text x="24" y="420" fill="#ffffffb0" font-family="system-ui, sans-serif" font-size="22">{year}</text></svg>"##
+    )))
+}
