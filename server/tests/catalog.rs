@@ -19,6 +19,10 @@ async fn the_demo_catalog_is_seeded_and_paged() {
         12,
         "12 per page"
     );
+    assert!(
+        html.contains(r#"<option value="year_desc" selected"#),
+        "with no sort in the URL the sort menu shows the default, not a blank"
+    );
     let (_, page3) = app.page("/films?page=3").await;
     assert_eq!(page3.matches("class=\"film-card\"").count(), 0);
     assert!(page3.contains("Nothing found"));

@@ -222,6 +222,8 @@ pub fn CatalogPage() -> impl IntoView {
             page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
         }
     });
+    // An empty or unknown `sort` means the default, so the select always shows a choice.
+    let sort_key = Memo::new(move |_| domain::Sort::parse(&current.get().sort).as_str());
     // Keyed on the URL only: the server sorts titles in the language it resolves itself.
     let films = Resource::new(move || current.get(), list_films);
     view! {
@@ -258,12 +260,14 @@ pub fn CatalogPage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="catalog-sort">{t!(i18n, sort)}</label>
-                    <select id="catalog-sort" name="sort" prop:value=move || current.get().sort>
-                        <option value="year_desc">{t!(i18n, sort_newest)}</option>
-                        <option value="year_asc" selected=move || current.get().sort == "year_asc">
+                    <select id="catalog-sort" name="sort" prop:value=move || sort_key.get()>
+                        <option value="year_desc" selected=move || sort_key.get() == "year_desc">
+                            {t!(i18n, sort_newest)}
+                        </option>
+                        <option value="year_asc" selected=move || sort_key.get() == "year_asc">
                             {t!(i18n, sort_oldest)}
                         </option>
-                        <option value="title" selected=move || current.get().sort == "title">
+                        <option value="title" selected=move || sort_key.get() == "title">
                             {t!(i18n, sort_title)}
                         </option>
                     </select>
