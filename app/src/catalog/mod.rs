@@ -99,21 +99,23 @@ pub async fn watchlist_count() -> Result<i64, AppError> {
     crate::accounts::ssr::respond(ssr::watchlist_count().await)
 }
 
-/// The "Want to watch" action and the header's count, shared by every page.
+/// The header's count and a counter of list changes, shared by every page. Each "Want to watch"
+/// button has its own action (a shared one would hand film A's last result to film B's button)
+/// and bumps `changes` when it succeeds, so the count and `/watchlist` refetch.
 #[derive(Clone, Copy)]
 pub struct Watchlist {
-    pub set_want: ServerAction<SetWant>,
+    pub changes: RwSignal<u64>,
     pub count: Resource<Result<i64, AppError>>,
 }
 
 impl Watchlist {
     pub fn provide() -> Self {
         let auth = use_auth();
-        let set_want = ServerAction::<SetWant>::new();
+        let changes = RwSignal::new(0u64);
         let count = Resource::new(
             move || {
                 (
-                    set_want.version().get(),
+                    changes.get(),
                     auth.login.version().get(),
                     auth.register.version().get(),
                     auth.logout.version().get(),
@@ -121,7 +123,7 @@ impl Watchlist {
             },
             |_| watchlist_count(),
         );
-        let list = Self { set_want, count };
+        let list = Self { changes, count };
         provide_context(list);
         list
     }
@@ -421,11 +423,13 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
     let list = use_watchlist();
+    let set_want = ServerAction::<SetWant>::new();
     let (wanted, set_wanted) = signal(wanted);
     let here = format!("/films/{film_id}");
     Effect::new(move |_| {
-        if let Some(Ok(now)) = list.set_want.value().get() {
+        if let Some(Ok(now)) = set_want.value().get() {
             set_wanted.set(now);
+            list.changes.update(|n| *n += 1);
         }
     });
     view! {
@@ -437,7 +441,7 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
                     match auth.user.await {
                         Ok(Some(_)) => {
                             view! {
-                                <ActionForm action=list.set_want attr:class="inline">
+                                <ActionForm action=set_want attr:class="inline">
                                     <input type="hidden" name="film_id" value=film_id />
                                     <input
                                         type="hidden"
@@ -476,7 +480,7 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
 pub fn WatchlistPage() -> impl IntoView {
     let i18n = use_i18n();
     let list = use_watchlist();
-    let films = Resource::new(move || list.set_want.version().get(), |_| get_watchlist());
+    let films = Resource::new(move || list.changes.get(), |_| get_watchlist());
     view! {
         <Title text=move || format!("{} — {}", t_string!(i18n, want_to_watch), t_string!(i18n, app_name)) />
         <section class="catalog">
