@@ -15,6 +15,9 @@ pub enum Invalid {
     WrongCurrentPassword,
     SearchTooLong,
     UnknownGenre,
+    ReviewLength,
+    UnknownReaction,
+    PlayerEvent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

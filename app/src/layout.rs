@@ -28,6 +28,7 @@ pub fn Header() -> impl IntoView {
                                 view! {
                                     <div class="user-menu">
                                         <crate::catalog::WatchlistLink />
+                                        <A href="/watched">{t!(i18n, watched_title)}</A>
                                         <A href="/profile" attr:class="user-name">
                                             {user.display_name}
                                         </A>

@@ -1,12 +1,14 @@
 //! Kino's pages, components and server functions, shared by the server (feature `ssr`) and the
-//! browser (feature `hydrate`). Features live in folders: `accounts/`, and later `catalog/`,
-//! `friends/`, `rooms/`…
+//! browser (feature `hydrate`). Features live in folders: `accounts/`, `catalog/`, `opinions/`
+//! (likes, reviews), `playback/` (where I stopped), and later `friends/`, `rooms/`…
 
 pub mod accounts;
 pub mod catalog;
 pub mod error;
 pub mod layout;
+pub mod opinions;
 pub mod pages;
+pub mod playback;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -30,6 +32,7 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{HomePage, NotFound};
+use playback::WatchedPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -83,6 +86,7 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/films") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
                     <Route path=path!("/watchlist") view=WatchlistPage ssr=SsrMode::Async />
+                    <Route path=path!("/watched") view=WatchedPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="site-footer">

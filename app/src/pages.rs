@@ -46,6 +46,7 @@ pub fn HomePage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <crate::playback::ContinueWatching />
         <section class="features">
             <article>
                 <h2>{t!(i18n, feature_sync_title)}</h2>

@@ -23,6 +23,10 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         }
         AppError::Invalid(Invalid::SearchTooLong) => t!(i18n, err_search_too_long).into_any(),
         AppError::Invalid(Invalid::UnknownGenre) => t!(i18n, err_unknown_genre).into_any(),
+        AppError::Invalid(Invalid::ReviewLength) => t!(i18n, err_review_length).into_any(),
+        AppError::Invalid(Invalid::UnknownReaction) | AppError::Invalid(Invalid::PlayerEvent) => {
+            t!(i18n, err_request).into_any()
+        }
         AppError::UsernameTaken => t!(i18n, err_username_taken).into_any(),
         AppError::WrongCredentials => t!(i18n, err_wrong_credentials).into_any(),
         AppError::RateLimited { retry_after_secs } => {

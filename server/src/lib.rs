@@ -124,12 +124,32 @@ async fn healthz(
     }
 }
 
-/// `/posters/<film id>.svg`: the film's generated poster.
+/// `/posters/<film id>.svg`: the film's generated poster; `.png`: the same, pre-rendered.
 async fn poster(
     axum::extract::State(state): axum::extract::State<AppState>,
     axum::extract::Path(file): axum::extract::Path<String>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    if let Some(id) = file.strip_suffix(".png") {
+        // Rendered ahead of time for link previews (scripts/make-posters.sh); ids are slugs.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return http::StatusCode::NOT_FOUND.into_response();
+        }
+        let path = std::path::Path::new(&*state.leptos_options.site_root)
+            .join("posters")
+            .join(&file);
+        return match tokio::fs::read(path).await {
+            Ok(png) => (
+                [
+                    (http::header::CONTENT_TYPE, "image/png"),
+                    (http::header::CACHE_CONTROL, "public, max-age=86400"),
+                ],
+                png,
+            )
+                .into_response(),
+            Err(_) => http::StatusCode::NOT_FOUND.into_response(),
+        };
+    }
     let Some(id) = file.strip_suffix(".svg") else {
         return http::StatusCode::NOT_FOUND.into_response();
     };

@@ -70,9 +70,17 @@ async fn film_page_has_details_player_and_link_preview() {
     assert_eq!(status, 200);
     assert!(html.contains("<title>Metropolis (1927) — Kino</title>"));
     assert!(html.contains(r#"property="og:title" content="Metropolis""#));
-    assert!(html.contains(r#"property="og:image" content="/posters/metropolis-1927.svg""#));
+    // Link previews need an absolute image URL.
+    assert!(html.contains(&format!(
+        r#"property="og:image" content="{}/posters/metropolis-1927.svg""#,
+        app.address
+    )));
     assert!(html.contains("Fritz Lang"));
-    assert!(html.contains(r#"<source src="/media/metropolis-1927.mp4" type="video/mp4""#));
+    assert!(html.contains(r#"src="/media/metropolis-1927.mp4""#));
+    assert!(
+        html.contains("360p WEBM"),
+        "both renditions can be chosen: {html}"
+    );
 
     let (_, html) = app.page("/films/charade-1963").await;
     assert!(html.contains("There is no video for this film yet."));

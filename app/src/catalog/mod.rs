@@ -7,6 +7,8 @@ pub mod ssr;
 use crate::accounts::{login_link, use_auth};
 use crate::error::AppError;
 use crate::i18n::*;
+use crate::opinions::{FilmOpinions, ReactionButtons, Reviews};
+use crate::playback::{get_resume, Player, Resume};
 use crate::ui::ErrorMessage;
 use domain::{CatalogQuery, GENRES};
 use leptos::prelude::*;
@@ -58,6 +60,8 @@ pub struct FilmDetails {
     pub renditions: Vec<Rendition>,
     /// Whether the signed-in user has it in "Want to watch".
     pub wanted: bool,
+    /// The poster as an absolute URL for link previews (Telegram and others need one).
+    pub share_image: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,8 +168,10 @@ fn GenreName(genre: String) -> impl IntoView {
     }
 }
 
+/// Posters in a grid. `removable`: each card gets a "Remove" button that takes the film off
+/// the signed-in user's "Want to watch" list.
 #[component]
-pub fn FilmGrid(films: Vec<FilmCard>) -> impl IntoView {
+pub fn FilmGrid(films: Vec<FilmCard>, #[prop(optional)] removable: bool) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <ul class="film-grid">
@@ -186,6 +192,7 @@ pub fn FilmGrid(films: Vec<FilmCard>) -> impl IntoView {
                                     {film.playable.then(|| view! { <span class="badge">"▶"</span> })}
                                 </span>
                             </A>
+                            {removable.then(|| view! { <RemoveFromList film_id=film.id.clone() /> })}
                         </li>
                     }
                 })
@@ -318,12 +325,16 @@ pub fn CatalogPage() -> impl IntoView {
 pub fn FilmPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    // Every resource of the page starts here, outside the suspense: one created inside it would
+    // be thrown away (with its context) when the suspense renders again.
     let film = Resource::new(move || id.get(), get_film);
+    let opinions = FilmOpinions::new(id);
+    let resume = Resource::new(move || id.get(), get_resume);
     view! {
         <Suspense>
             {move || Suspend::new(async move {
                 match film.await {
-                    Ok(film) => view! { <FilmDetailsView film /> }.into_any(),
+                    Ok(film) => view! { <FilmDetailsView film opinions resume /> }.into_any(),
                     Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
                     Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
                 }
@@ -333,7 +344,11 @@ pub fn FilmPage() -> impl IntoView {
 }
 
 #[component]
-fn FilmDetailsView(film: FilmDetails) -> impl IntoView {
+fn FilmDetailsView(
+    film: FilmDetails,
+    opinions: FilmOpinions,
+    resume: Resource<Result<Option<Resume>, AppError>>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let card = film.card.clone();
     let title = {
@@ -360,25 +375,14 @@ fn FilmDetailsView(film: FilmDetails) -> impl IntoView {
     };
     let poster = card.poster_url();
     let playable = !film.renditions.is_empty();
-    let sources = film
-        .renditions
-        .iter()
-        .map(|r| {
-            let mime = if r.container == "webm" {
-                "video/webm"
-            } else {
-                "video/mp4"
-            };
-            view! { <source src=r.url.clone() type=mime /> }
-        })
-        .collect_view();
     view! {
         <Title text=page_title />
         <Meta name="description" content=description.clone() />
         <Meta property="og:type" content="video.movie" />
         <Meta property="og:title" content=title.clone() />
         <Meta property="og:description" content=description.clone() />
-        <Meta property="og:image" content=poster.clone() />
+        <Meta property="og:image" content=film.share_image.clone() />
+        <Meta name="twitter:image" content=film.share_image.clone() />
         <Meta name="twitter:card" content="summary" />
         <Meta name="twitter:title" content=title.clone() />
         <Meta name="twitter:description" content=description.clone() />
@@ -399,21 +403,23 @@ fn FilmDetailsView(film: FilmDetails) -> impl IntoView {
                         .collect_view()}
                 </p>
                 <p class="description">{description}</p>
-                <WantButton film_id=card.id.clone() wanted=film.wanted />
             </div>
         </article>
-        <section class="player">
+        <section class="player" aria-label=move || t_string!(i18n, player).to_string()>
             {if playable {
                 view! {
-                    <video controls preload="metadata" poster=poster playsinline>
-                        {sources}
-                    </video>
+                    <Player film_id=card.id.clone() renditions=film.renditions.clone() poster resume />
                 }
                     .into_any()
             } else {
                 view! { <p class="muted no-media">{t!(i18n, no_media)}</p> }.into_any()
             }}
         </section>
+        <section class="film-actions">
+            <WantButton film_id=card.id.clone() wanted=film.wanted />
+            <ReactionButtons film_id=card.id.clone() opinions />
+        </section>
+        <Reviews film_id=card.id.clone() opinions />
     }
 }
 
@@ -477,6 +483,25 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
 }
 
 #[component]
+fn RemoveFromList(film_id: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let list = use_watchlist();
+    let remove = ServerAction::<SetWant>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = remove.value().get() {
+            list.changes.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <ActionForm action=remove attr:class="inline remove">
+            <input type="hidden" name="film_id" value=film_id />
+            <input type="hidden" name="want" value="false" />
+            <button type="submit" class="ghost small">{t!(i18n, remove)}</button>
+        </ActionForm>
+    }
+}
+
+#[component]
 pub fn WatchlistPage() -> impl IntoView {
     let i18n = use_i18n();
     let list = use_watchlist();
@@ -497,7 +522,7 @@ pub fn WatchlistPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Ok(films) => view! { <FilmGrid films /> }.into_any(),
+                        Ok(films) => view! { <FilmGrid films removable=true /> }.into_any(),
                         Err(AppError::Unauthorized) => {
                             view! { <leptos_router::components::Redirect path=login_link("/watchlist") /> }
                                 .into_any()

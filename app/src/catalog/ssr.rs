@@ -95,10 +95,10 @@ pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
     Ok(films.len())
 }
 
-const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
+pub const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
      (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
 
-fn card(row: &AnyRow) -> Result<FilmCard, sqlx::Error> {
+pub fn card(row: &AnyRow) -> Result<FilmCard, sqlx::Error> {
     let genres: String = row.try_get("genres")?;
     Ok(FilmCard {
         id: row.try_get("id")?,
@@ -152,6 +152,17 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
     })
 }
 
+/// The poster for link previews: the pre-rendered PNG when there is one (Telegram and most
+/// messengers ignore SVG), else the SVG. Absolute, as previews need.
+fn share_image(id: &str) -> String {
+    let state = state();
+    let png = std::path::Path::new(&*state.leptos_options.site_root)
+        .join("posters")
+        .join(format!("{id}.png"));
+    let ext = if png.is_file() { "png" } else { "svg" };
+    format!("{}/posters/{id}.{ext}", state.config.public_url)
+}
+
 pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
     let db = &state().db;
     let row = sqlx::query(&format!(
@@ -203,6 +214,7 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         director: row.try_get("director")?,
         description_en: row.try_get("description_en")?,
         description_ru: row.try_get("description_ru")?,
+        share_image: share_image(id),
         renditions,
         wanted,
     })

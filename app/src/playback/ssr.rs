@@ -1,0 +1,169 @@
+//! Player events and where each user stopped, in the database.
+
+use super::domain::{PlayerEvent, RESUME_MIN_MS};
+use super::{ContinueItem, Resume};
+use crate::accounts::ssr::{current_user, require_user, state};
+use crate::catalog::ssr::{card, CARD_COLUMNS};
+use crate::catalog::FilmCard;
+use crate::db::now_ms;
+use crate::error::AppError;
+use crate::opinions::ssr::missing_film_is_not_found;
+use sqlx::Row;
+
+/// The cookie that tells one guest's player events from another's (no account, no name).
+pub const ANON_COOKIE: &str = "kino_anon";
+
+/// The guest's anonymous id from its cookie, or a new one (and the cookie to keep it).
+fn anonymous_id() -> String {
+    let existing = use_context_parts().and_then(|parts| {
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == ANON_COOKIE)
+            .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
+    });
+    if let Some(id) = existing {
+        return id.to_string();
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let secure = if state().config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{ANON_COOKIE}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}");
+    if let (Some(res), Ok(value)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(http::header::SET_COOKIE, value);
+    }
+    id
+}
+
+fn use_context_parts() -> Option<http::request::Parts> {
+    leptos::prelude::use_context::<http::request::Parts>()
+}
+
+/// Logs the event; for a signed-in user, also moves "where I stopped" and marks the film
+/// watched once the end or 90 % is reached.
+pub async fn record(film_id: &str, event: PlayerEvent) -> Result<(), AppError> {
+    let user = current_user().await?;
+    let anon_id = match &user {
+        Some(_) => None,
+        None => Some(anonymous_id()),
+    };
+    let pool = &state().db.pool;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO player_events (id, film_id, user_id, anon_id, kind, position_ms, \
+         duration_ms, quality, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(film_id)
+    .bind(user.as_ref().map(|u| u.id.clone()))
+    .bind(anon_id)
+    .bind(event.kind.as_str())
+    .bind(event.position_ms)
+    .bind(event.duration_ms)
+    .bind(event.quality.clone())
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(missing_film_is_not_found)?;
+
+    let Some(user) = user else { return Ok(()) };
+    if !event.kind.moves_position() {
+        return Ok(());
+    }
+    let watched_at = event.completes_film().then_some(now);
+    sqlx::query(
+        "INSERT INTO watch_progress (user_id, film_id, position_ms, duration_ms, updated_at, \
+         watched_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (user_id, film_id) DO UPDATE SET \
+           position_ms = excluded.position_ms, \
+           duration_ms = CASE WHEN excluded.duration_ms > 0 THEN excluded.duration_ms \
+                              ELSE watch_progress.duration_ms END, \
+           updated_at = excluded.updated_at, \
+           watched_at = COALESCE(watch_progress.watched_at, excluded.watched_at)",
+    )
+    .bind(&user.id)
+    .bind(film_id)
+    .bind(event.position_ms)
+    .bind(event.duration_ms)
+    .bind(now)
+    .bind(watched_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Where the signed-in user can pick this film up again (none for a guest, or when the film was
+/// barely started or played to the end).
+pub async fn resume(film_id: &str) -> Result<Option<Resume>, AppError> {
+    let Some(user) = current_user().await? else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT position_ms, duration_ms, watched_at FROM watch_progress \
+         WHERE user_id = $1 AND film_id = $2",
+    )
+    .bind(&user.id)
+    .bind(film_id)
+    .fetch_optional(&state().db.pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let resume = Resume {
+        position_ms: row.try_get("position_ms")?,
+        duration_ms: row.try_get("duration_ms")?,
+        watched: row.try_get::<Option<i64>, _>("watched_at")?.is_some(),
+    };
+    Ok(Some(resume))
+}
+
+/// Films the user started and has not finished, most recently watched first.
+pub async fn continue_watching() -> Result<Vec<ContinueItem>, AppError> {
+    let Some(user) = current_user().await? else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {CARD_COLUMNS}, p.position_ms, p.duration_ms \
+         FROM watch_progress p JOIN films f ON f.id = p.film_id \
+         WHERE p.user_id = $1 AND p.position_ms >= $2 \
+           AND (p.duration_ms = 0 OR p.position_ms * 10 < p.duration_ms * 9) \
+         ORDER BY p.updated_at DESC, f.id LIMIT 12"
+    ))
+    .bind(&user.id)
+    .bind(RESUME_MIN_MS)
+    .fetch_all(&state().db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ContinueItem {
+                film: card(row)?,
+                position_ms: row.try_get("position_ms")?,
+                duration_ms: row.try_get("duration_ms")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// Films the user has watched, most recent first.
+pub async fn watched() -> Result<Vec<FilmCard>, AppError> {
+    let user = require_user().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {CARD_COLUMNS} FROM watch_progress p JOIN films f ON f.id = p.film_id \
+         WHERE p.user_id = $1 AND p.watched_at IS NOT NULL \
+         ORDER BY p.watched_at DESC, f.id"
+    ))
+    .bind(&user.id)
+    .fetch_all(&state().db.pool)
+    .await?;
+    Ok(rows.iter().map(card).collect::<Result<_, _>>()?)
+}
