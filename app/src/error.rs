@@ -18,6 +18,8 @@ pub enum Invalid {
     ReviewLength,
     UnknownReaction,
     PlayerEvent,
+    SelfFriend,
+    NotAFriend,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -9,6 +9,9 @@ use leptos_router::components::A;
 pub fn Header() -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
+    let watchlist = crate::catalog::use_watchlist();
+    let requests = expect_context::<crate::friends::FriendRequests>();
+    let notifications = expect_context::<crate::notifications::Notifications>();
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
@@ -22,13 +25,20 @@ pub fn Header() -> impl IntoView {
             <div class="header-right">
                 <LanguageSwitch />
                 <Transition>
+                    // One suspend for the menu and all its counts: a suspense nested inside it
+                    // renders without the markers hydration looks for.
                     {move || Suspend::new(async move {
                         match auth.user.await {
                             Ok(Some(user)) => {
+                                let wanted = watchlist.count.await.unwrap_or(0);
+                                let requests = requests.count.await.unwrap_or(0);
+                                let unread = notifications.unread.await.unwrap_or(0);
                                 view! {
                                     <div class="user-menu">
-                                        <crate::catalog::WatchlistLink />
+                                        <crate::catalog::WatchlistLink count=wanted />
                                         <A href="/watched">{t!(i18n, watched_title)}</A>
+                                        <FriendsLink count=requests />
+                                        <crate::notifications::Bell count=unread />
                                         <A href="/profile" attr:class="user-name">
                                             {user.display_name}
                                         </A>
@@ -84,5 +94,17 @@ fn LanguageSwitch() -> impl IntoView {
             {button(Locale::en, "EN", "English")}
             {button(Locale::ru, "RU", "Русский")}
         </div>
+    }
+}
+
+/// The header's link to Friends with the number of requests waiting.
+#[component]
+fn FriendsLink(count: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <A href="/friends" attr:class="friends-link">
+            {t!(i18n, friends_title)}
+            {(count > 0).then(|| view! { <span class="count">{count}</span> })}
+        </A>
     }
 }

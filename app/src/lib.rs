@@ -1,14 +1,18 @@
 //! Kino's pages, components and server functions, shared by the server (feature `ssr`) and the
 //! browser (feature `hydrate`). Features live in folders: `accounts/`, `catalog/`, `opinions/`
-//! (likes, reviews), `playback/` (where I stopped), and later `friends/`, `rooms/`…
+//! (likes, reviews), `playback/` (where I stopped), `friends/` (and the "Watch together"
+//! match), `rooms/`, `notifications/`.
 
 pub mod accounts;
 pub mod catalog;
 pub mod error;
+pub mod friends;
 pub mod layout;
+pub mod notifications;
 pub mod opinions;
 pub mod pages;
 pub mod playback;
+pub mod rooms;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -68,6 +72,9 @@ fn AppBody() -> impl IntoView {
     let i18n = use_i18n();
     Auth::provide();
     Watchlist::provide();
+    let tick = notifications::provide_tick();
+    friends::FriendRequests::provide(tick);
+    notifications::Notifications::provide(tick);
     view! {
         <Stylesheet id="leptos" href="/pkg/kino.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
@@ -87,6 +94,15 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
                     <Route path=path!("/watchlist") view=WatchlistPage ssr=SsrMode::Async />
                     <Route path=path!("/watched") view=WatchedPage ssr=SsrMode::Async />
+                    <Route path=path!("/friends") view=friends::FriendsPage ssr=SsrMode::Async />
+                    <Route path=path!("/friends/:username") view=friends::FriendPage ssr=SsrMode::Async />
+                    <Route path=path!("/f/:code") view=friends::InvitePage ssr=SsrMode::Async />
+                    <Route path=path!("/r/:code") view=rooms::RoomPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/notifications")
+                        view=notifications::NotificationsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <footer class="site-footer">

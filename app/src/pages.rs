@@ -47,6 +47,7 @@ pub fn HomePage() -> impl IntoView {
             </Suspense>
         </section>
         <crate::playback::ContinueWatching />
+        <crate::friends::WatchWithFriends />
         <section class="features">
             <article>
                 <h2>{t!(i18n, feature_sync_title)}</h2>

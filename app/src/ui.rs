@@ -27,6 +27,8 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         AppError::Invalid(Invalid::UnknownReaction) | AppError::Invalid(Invalid::PlayerEvent) => {
             t!(i18n, err_request).into_any()
         }
+        AppError::Invalid(Invalid::SelfFriend) => t!(i18n, err_self_friend).into_any(),
+        AppError::Invalid(Invalid::NotAFriend) => t!(i18n, err_not_a_friend).into_any(),
         AppError::UsernameTaken => t!(i18n, err_username_taken).into_any(),
         AppError::WrongCredentials => t!(i18n, err_wrong_credentials).into_any(),
         AppError::RateLimited { retry_after_secs } => {

@@ -29,7 +29,7 @@ pub const SESSION_COOKIE: &str = "kino_session";
 pub enum ServeError {
     #[error(transparent)]
     Database(#[from] DbError),
-    #[error("cannot add the demo films: {0}")]
+    #[error("cannot prepare the data (demo films, search names): {0}")]
     Seed(sqlx::Error),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
@@ -40,6 +40,9 @@ pub enum ServeError {
 pub async fn open_database(config: &Config) -> Result<Db, ServeError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    app::accounts::ssr::backfill_name_fold(&db)
+        .await
+        .map_err(ServeError::Seed)?;
     if !config.no_seed {
         let added = app::catalog::ssr::seed_demo_catalog(&db)
             .await

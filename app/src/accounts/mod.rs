@@ -242,7 +242,7 @@ pub fn RegisterPage() -> impl IntoView {
     }
 }
 
-fn with_next(path: &str, next: &str) -> String {
+pub fn with_next(path: &str, next: &str) -> String {
     if next.is_empty() {
         path.to_owned()
     } else {

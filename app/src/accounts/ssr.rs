@@ -2,6 +2,7 @@
 
 use super::domain::{safe_next, DisplayName, Password, Username};
 use super::User;
+use crate::catalog::domain::fold;
 use crate::db::now_ms;
 use crate::error::{on_unique_violation, AppError, Invalid};
 use crate::state::AppState;
@@ -133,6 +134,23 @@ pub async fn user_by_id(id: &str) -> Result<Option<User>, AppError> {
     Ok(row.as_ref().map(user_from_row).transpose()?)
 }
 
+/// Fills `name_fold` for accounts made before it existed (Unicode folding happens in Rust).
+pub async fn backfill_name_fold(db: &crate::db::Db) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("SELECT id, display_name FROM users WHERE name_fold = ''")
+        .fetch_all(&db.pool)
+        .await?;
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let name: String = row.try_get("display_name")?;
+        sqlx::query("UPDATE users SET name_fold = $1 WHERE id = $2")
+            .bind(fold(&name))
+            .bind(&id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The signed-in user, if any (a session whose user was deleted counts as signed out).
 pub async fn current_user() -> Result<Option<User>, AppError> {
     let session = session().await?;
@@ -143,7 +161,23 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     else {
         return Ok(None);
     };
-    user_by_id(&id).await
+    let row =
+        sqlx::query("SELECT id, username, display_name, last_seen_at FROM users WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&state().db.pool)
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    // Presence: note that the user is around, at most one write a minute.
+    let last_seen: i64 = row.try_get("last_seen_at")?;
+    let now = now_ms();
+    if now - last_seen > 60_000 {
+        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&id)
+            .execute(&state().db.pool)
+            .await?;
+    }
+    Ok(Some(user_from_row(&row)?))
 }
 
 /// The signed-in user, or `Unauthorized`.
@@ -174,14 +208,15 @@ pub async fn register(
     let hash = hash_password(&password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO users (id, username, display_name, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, username, display_name, password_hash, created_at, name_fold, \
+         last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $5)",
     )
     .bind(&id)
     .bind(username.as_str())
     .bind(display_name.as_str())
     .bind(&hash)
     .bind(now_ms())
+    .bind(fold(display_name.as_str()))
     .execute(&state().db.pool)
     .await
     .map_err(|e| on_unique_violation(e, AppError::UsernameTaken))?;
@@ -256,8 +291,9 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
     let user = require_user().await?;
     let display_name = DisplayName::parse(&display_name)?;
-    sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+    sqlx::query("UPDATE users SET display_name = $1, name_fold = $2 WHERE id = $3")
         .bind(display_name.as_str())
+        .bind(fold(display_name.as_str()))
         .bind(&user.id)
         .execute(&state().db.pool)
         .await?;

@@ -13,7 +13,7 @@ use crate::ui::ErrorMessage;
 use domain::{CatalogQuery, GENRES};
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
-use leptos_router::components::{Form, A};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -235,14 +235,37 @@ pub fn CatalogPage() -> impl IntoView {
     let sort_key = Memo::new(move |_| domain::Sort::parse(&current.get().sort).as_str());
     // Keyed on the URL only: the server sorts titles in the language it resolves itself.
     let films = Resource::new(move || current.get(), list_films);
+    let q_input = NodeRef::<leptos::html::Input>::new();
+    let genre_select = NodeRef::<leptos::html::Select>::new();
+    let sort_select = NodeRef::<leptos::html::Select>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    let search = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let q = q_input.get().map(|i| i.value()).unwrap_or_default();
+        let genre = genre_select.get().map(|s| s.value()).unwrap_or_default();
+        let sort = sort_select.get().map(|s| s.value()).unwrap_or_default();
+        // The default order is left out of the link.
+        let sort = if sort == domain::Sort::default().as_str() {
+            String::new()
+        } else {
+            sort
+        };
+        navigate(
+            &catalog_href(q.trim(), &genre, &sort, 1),
+            Default::default(),
+        );
+    };
     view! {
         <Title text=move || format!("{} — {}", t_string!(i18n, films_title), t_string!(i18n, app_name)) />
         <section class="catalog">
             <h1>{t!(i18n, films_title)}</h1>
-            <Form method="GET" action="/films" attr:class="filters">
+            // Without WASM this is a plain GET form; once hydrated it navigates to a clean URL
+            // (only what was chosen, `/films?q=…`) without reloading.
+            <form method="GET" action="/films" class="filters" on:submit=search>
                 <div class="field grow">
                     <label for="catalog-q">{t!(i18n, search)}</label>
                     <input
+                        node_ref=q_input
                         id="catalog-q"
                         type="search"
                         name="q"
@@ -253,7 +276,12 @@ pub fn CatalogPage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="catalog-genre">{t!(i18n, genre)}</label>
-                    <select id="catalog-genre" name="genre" prop:value=move || current.get().genre>
+                    <select
+                        node_ref=genre_select
+                        id="catalog-genre"
+                        name="genre"
+                        prop:value=move || current.get().genre
+                    >
                         <option value="">{t!(i18n, all_genres)}</option>
                         {GENRES
                             .iter()
@@ -269,7 +297,12 @@ pub fn CatalogPage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="catalog-sort">{t!(i18n, sort)}</label>
-                    <select id="catalog-sort" name="sort" prop:value=move || sort_key.get()>
+                    <select
+                        node_ref=sort_select
+                        id="catalog-sort"
+                        name="sort"
+                        prop:value=move || sort_key.get()
+                    >
                         <option value="year_desc" selected=move || sort_key.get() == "year_desc">
                             {t!(i18n, sort_newest)}
                         </option>
@@ -284,7 +317,7 @@ pub fn CatalogPage() -> impl IntoView {
                 <button type="submit" class="primary">
                     {t!(i18n, apply)}
                 </button>
-            </Form>
+            </form>
             <Transition>
                 {move || Suspend::new(async move {
                     match films.await {
@@ -330,11 +363,28 @@ pub fn FilmPage() -> impl IntoView {
     let film = Resource::new(move || id.get(), get_film);
     let opinions = FilmOpinions::new(id);
     let resume = Resource::new(move || id.get(), get_resume);
+    // "Watch together": open on arrival from Home's "Watch with friends" (`?together=1`); the
+    // friends are loaded once the panel opens.
+    let query = use_query_map();
+    let together = RwSignal::new(query.read_untracked().get("together").is_some());
+    let auth = use_auth();
+    let friends = Resource::new(
+        move || (id.get(), together.get()),
+        move |(id, open)| async move {
+            if open && matches!(auth.user.await, Ok(Some(_))) {
+                crate::friends::match_film(id).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
     view! {
         <Suspense>
             {move || Suspend::new(async move {
                 match film.await {
-                    Ok(film) => view! { <FilmDetailsView film opinions resume /> }.into_any(),
+                    Ok(film) => {
+                        view! { <FilmDetailsView film opinions resume together friends /> }.into_any()
+                    }
                     Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
                     Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
                 }
@@ -348,6 +398,8 @@ fn FilmDetailsView(
     film: FilmDetails,
     opinions: FilmOpinions,
     resume: Resource<Result<Option<Resume>, AppError>>,
+    together: RwSignal<bool>,
+    friends: Resource<Result<Vec<crate::friends::MatchFriend>, AppError>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let card = film.card.clone();
@@ -419,6 +471,7 @@ fn FilmDetailsView(
             <WantButton film_id=card.id.clone() wanted=film.wanted />
             <ReactionButtons film_id=card.id.clone() opinions />
         </section>
+        <crate::rooms::WatchTogether film_id=card.id.clone() open=together friends />
         <Reviews film_id=card.id.clone() opinions />
     }
 }
@@ -537,18 +590,12 @@ pub fn WatchlistPage() -> impl IntoView {
 
 /// The header's link to "Want to watch" with the number of films on the list.
 #[component]
-pub fn WatchlistLink() -> impl IntoView {
+pub fn WatchlistLink(count: i64) -> impl IntoView {
     let i18n = use_i18n();
-    let list = use_watchlist();
     view! {
         <A href="/watchlist" attr:class="watchlist-link">
             {t!(i18n, want_to_watch)}
-            <Transition>
-                {move || Suspend::new(async move {
-                    let n = list.count.await.unwrap_or(0);
-                    view! { <span class="count" aria-label=format!("({n})")>{n}</span> }
-                })}
-            </Transition>
+            <span class="count" aria-label=format!("({count})")>{count}</span>
         </A>
     }
 }

@@ -1,0 +1,183 @@
+//! In-app notifications: the bell in the header (its unread count refreshes on its own) and
+//! the list at `/notifications`.
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use crate::accounts::{login_link, use_auth};
+use crate::error::AppError;
+use crate::i18n::*;
+use crate::opinions::date_text;
+use crate::ui::ErrorMessage;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    /// `room_invite`, `friend_request` or `friend_accepted`.
+    pub kind: String,
+    pub actor: String,
+    pub room_code: Option<String>,
+    pub film_title_en: Option<String>,
+    pub film_title_ru: Option<String>,
+    pub created_at: i64,
+    pub read: bool,
+}
+
+#[server(endpoint = "notifications")]
+pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
+    crate::accounts::ssr::respond(ssr::list().await)
+}
+
+#[server(endpoint = "notifications/unread")]
+pub async fn unread_notifications() -> Result<i64, AppError> {
+    crate::accounts::ssr::respond(ssr::unread().await)
+}
+
+#[server(endpoint = "notifications/read")]
+pub async fn mark_notifications_read() -> Result<(), AppError> {
+    crate::accounts::ssr::respond(ssr::mark_all_read().await)
+}
+
+/// How often the header asks for new notifications and friend requests.
+pub const POLL_SECS: u64 = 15;
+
+/// A counter that ticks every `POLL_SECS` in the browser (never on the server), so header
+/// counts refetch without a reload.
+pub fn provide_tick() -> RwSignal<u64> {
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || tick.update(|n| *n += 1),
+            std::time::Duration::from_secs(POLL_SECS),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+    tick
+}
+
+#[derive(Clone, Copy)]
+pub struct Notifications {
+    pub read: ServerAction<MarkNotificationsRead>,
+    pub unread: Resource<Result<i64, AppError>>,
+}
+
+impl Notifications {
+    pub fn provide(tick: RwSignal<u64>) -> Self {
+        let auth = use_auth();
+        let read = ServerAction::<MarkNotificationsRead>::new();
+        let unread = Resource::new(
+            move || {
+                (
+                    tick.get(),
+                    read.version().get(),
+                    auth.login.version().get(),
+                    auth.logout.version().get(),
+                )
+            },
+            |_| unread_notifications(),
+        );
+        let this = Self { read, unread };
+        provide_context(this);
+        this
+    }
+}
+
+/// The bell: a link to the list, with the unread count.
+#[component]
+pub fn Bell(count: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <A href="/notifications" attr:class="bell">
+            <span aria-hidden="true">"🔔"</span>
+            <span class="sr-only">{t!(i18n, notifications)}</span>
+            {(count > 0).then(|| view! { <span class="count">{count}</span> })}
+        </A>
+    }
+}
+
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let notifications = expect_context::<Notifications>();
+    let list = Resource::new(|| (), |_| list_notifications());
+    // Seen once the page is shown in the browser.
+    Effect::new(move |_| {
+        notifications.read.dispatch(MarkNotificationsRead {});
+    });
+    view! {
+        <Title text=move || format!("{} — {}", t_string!(i18n, notifications), t_string!(i18n, app_name)) />
+        <section class="notifications">
+            <h1>{t!(i18n, notifications)}</h1>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(items) if items.is_empty() => {
+                            view! { <p class="empty">{t!(i18n, no_notifications)}</p> }.into_any()
+                        }
+                        Ok(items) => view! {
+                            <ul class="notification-list">
+                                {items.into_iter().map(|n| view! { <NotificationItem n /> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(AppError::Unauthorized) => {
+                            view! { <leptos_router::components::Redirect path=login_link("/notifications") /> }.into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn NotificationItem(n: Notification) -> impl IntoView {
+    let i18n = use_i18n();
+    let created_at = n.created_at;
+    let date = move || date_text(created_at, i18n.get_locale());
+    let name = n.actor.clone();
+    let (en, ru) = (
+        n.film_title_en.clone().unwrap_or_default(),
+        n.film_title_ru.clone().unwrap_or_default(),
+    );
+    let film = move || match i18n.get_locale() {
+        Locale::ru => ru.clone(),
+        _ => en.clone(),
+    };
+    let (text, href) = match n.kind.as_str() {
+        "room_invite" => (
+            t!(
+                i18n,
+                notif_room_invite,
+                name = move || name.clone(),
+                film = film.clone()
+            )
+            .into_any(),
+            n.room_code
+                .map(|c| format!("/r/{c}"))
+                .unwrap_or_else(|| "/".into()),
+        ),
+        "friend_request" => (
+            t!(i18n, notif_friend_request, name = move || name.clone()).into_any(),
+            "/friends".to_owned(),
+        ),
+        _ => (
+            t!(i18n, notif_friend_accepted, name = move || name.clone()).into_any(),
+            "/friends".to_owned(),
+        ),
+    };
+    view! {
+        <li class=if n.read { "notification" } else { "notification unread" }>
+            <A href=href>{text}</A>
+            <span class="muted">" · " {date}</span>
+        </li>
+    }
+}
