@@ -30,16 +30,12 @@ impl Server {
             site.to_path_buf()
         } else {
             // Tests run in end2end/; the site path is relative to the workspace.
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(site)
+            workspace_dir().join(site)
         };
         let bin = if std::path::Path::new(&bin).is_absolute() {
             bin.into()
         } else {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(bin)
+            workspace_dir().join(bin)
         };
         let dir = tempfile::tempdir()?;
         let mut child = Command::new(&bin)
@@ -249,6 +245,15 @@ impl Browser {
         self.client.close().await?;
         Ok(())
     }
+}
+
+/// The workspace this test runs in. Read at run time: cargo may reuse this library compiled
+/// in another checkout that shares the target directory (CI's fresh clone does), and a path
+/// baked in at compile time would then point into that other checkout.
+fn workspace_dir() -> std::path::PathBuf {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    std::path::Path::new(&manifest).join("..")
 }
 
 /// An XPath string literal for any text (XPath 1.0 has no escapes).
