@@ -182,3 +182,32 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn link_previews_use_the_pre_rendered_png_poster() {
+    // The built site holds public/ (posters included); point the server at public/ itself.
+    let public = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../public");
+    let app = spawn_app_with(|c| c.site_root = public).await;
+    let (_, html) = app.page("/films/metropolis-1927").await;
+    assert!(html.contains(&format!(
+        r#"property="og:image" content="{}/posters/metropolis-1927.png""#,
+        app.address
+    )));
+    let res = app
+        .client
+        .get(app.url("/posters/metropolis-1927.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    let png = res.bytes().await.unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    for bad in [
+        "/posters/..%2F..%2FCargo.toml.png",
+        "/posters/no-such-film.png",
+    ] {
+        let res = app.client.get(app.url(bad)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{bad}");
+    }
+}
