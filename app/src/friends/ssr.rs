@@ -431,26 +431,30 @@ pub async fn accept_invite(code: &str) -> Result<Relation, AppError> {
 
 /// The match for one film: all my friends, those who want it first (unless they hide their
 /// list), then by name. One query: my friendships' key range, each friend's row, and one probe
-/// of the `watchlist` primary key per friend.
+/// of the `watchlist` primary key per friend. The probe is a scalar subquery on purpose:
+/// PostgreSQL hashes a LEFT JOIN or EXISTS and then reads every user who wants the film
+/// (docs/QUERY_PLANS.md).
 pub const MATCH_FILM_SQL: &str = "SELECT u.id, u.username, u.display_name, u.last_seen_at, \
-       CAST(CASE WHEN w.user_id IS NOT NULL AND u.hide_watchlist = 0 THEN 1 ELSE 0 END AS BIGINT) \
+       CAST(CASE WHEN u.hide_watchlist = 0 AND (SELECT 1 FROM watchlist w \
+         WHERE w.user_id = f.friend_id AND w.film_id = $2) = 1 THEN 1 ELSE 0 END AS BIGINT) \
          AS wants \
      FROM friendships f \
      JOIN users u ON u.id = f.friend_id \
-     LEFT JOIN watchlist w ON w.user_id = f.friend_id AND w.film_id = $2 \
      WHERE f.user_id = $1 \
      ORDER BY wants DESC, u.name_fold, u.id";
 
 /// The match for all my films: each (film on my list, friend who also wants it) pair. One query:
-/// my list, each friend on it probed in the friend's `watchlist` primary key.
-pub const MATCH_ALL_SQL: &str = "SELECT w1.film_id, u.id, u.username, u.display_name, \
+/// each friend's list as a primary-key range, each film on it looked up in my list (held in
+/// memory). `|| ''` keeps SQLite from turning the IN into per-film probes of `watchlist_film`,
+/// which it does once statistics exist and which is 4x slower (docs/QUERY_PLANS.md).
+pub const MATCH_ALL_SQL: &str = "SELECT w2.film_id, u.id, u.username, u.display_name, \
        u.last_seen_at \
-     FROM watchlist w1 \
-     JOIN friendships f ON f.user_id = w1.user_id \
-     JOIN watchlist w2 ON w2.user_id = f.friend_id AND w2.film_id = w1.film_id \
+     FROM friendships f \
      JOIN users u ON u.id = f.friend_id \
-     WHERE w1.user_id = $1 AND u.hide_watchlist = 0 \
-     ORDER BY w1.film_id, u.name_fold, u.id";
+     JOIN watchlist w2 ON w2.user_id = f.friend_id \
+     WHERE f.user_id = $1 AND u.hide_watchlist = 0 \
+       AND w2.film_id || '' IN (SELECT w1.film_id FROM watchlist w1 WHERE w1.user_id = $1) \
+     ORDER BY w2.film_id, u.name_fold, u.id";
 
 pub async fn match_film(film_id: &str) -> Result<Vec<MatchFriend>, AppError> {
     let me = require_user().await?;
