@@ -14,8 +14,8 @@ bash scripts/ensure-postgres.sh "$KINO_TEST_POSTGRES_URL"
 step "rustfmt"
 cargo fmt --all --check
 
-step "clippy: server build (ssr) and tests"
-cargo clippy --locked -p app -p kino -p end2end --all-targets -- -D warnings
+step "clippy: server build (ssr), tests and benchmarks"
+cargo clippy --locked -p app -p kino -p end2end -p kino-bench --all-targets -- -D warnings
 
 step "clippy: browser build (hydrate, wasm32)"
 cargo clippy --locked -p app -p frontend --target wasm32-unknown-unknown -- -D warnings
