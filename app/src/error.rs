@@ -20,6 +20,11 @@ pub enum Invalid {
     PlayerEvent,
     SelfFriend,
     NotAFriend,
+    RoomName,
+    ParticipantLimit,
+    RoomPasswordLength,
+    StartsAt,
+    SelfRemove,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -38,6 +43,12 @@ pub enum AppError {
     WrongCredentials,
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("wrong room password")]
+    WrongRoomPassword,
+    #[error("the room is full ({max} participants)")]
+    RoomFull { max: i64 },
+    #[error("the room has ended")]
+    RoomEnded,
     #[error("internal error")]
     Internal,
     /// Transport problems (the network, a malformed request): the text is the framework's own.
@@ -51,7 +62,8 @@ impl AppError {
         match self {
             AppError::NotFound => 404,
             AppError::Unauthorized | AppError::WrongCredentials => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::WrongRoomPassword => 403,
+            AppError::RoomFull { .. } | AppError::RoomEnded => 409,
             AppError::Invalid(_) | AppError::Request(_) => 400,
             AppError::UsernameTaken => 409,
             AppError::RateLimited { .. } => 429,

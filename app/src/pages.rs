@@ -48,6 +48,7 @@ pub fn HomePage() -> impl IntoView {
         </section>
         <crate::playback::ContinueWatching />
         <crate::friends::WatchWithFriends />
+        <crate::rooms::HomeRoomLists />
         <section class="features">
             <article>
                 <h2>{t!(i18n, feature_sync_title)}</h2>

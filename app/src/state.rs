@@ -14,6 +14,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub login_failures_per_account: Arc<FailureLimiter>,
     pub login_failures_per_ip: Arc<FailureLimiter>,
+    pub room_password_failures_per_user: Arc<FailureLimiter>,
+    pub room_password_failures_per_room: Arc<FailureLimiter>,
 }
 
 /// Settings the app itself needs (the server's flags carry the rest).
@@ -24,6 +26,10 @@ pub struct AppConfig {
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
     pub login_failure_window: Duration,
+    /// Wrong room passwords (or keys) one person may try on one room, and everyone together on
+    /// one room, per `login_failure_window`.
+    pub room_password_max_failures_per_user: u32,
+    pub room_password_max_failures_per_room: u32,
 }
 
 impl AppConfig {
@@ -33,6 +39,8 @@ impl AppConfig {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 30,
             login_failure_window: Duration::from_secs(15 * 60),
+            room_password_max_failures_per_user: 5,
+            room_password_max_failures_per_room: 20,
         }
     }
 }
@@ -52,6 +60,14 @@ impl AppState {
             )),
             login_failures_per_ip: Arc::new(FailureLimiter::new(
                 config.login_max_failures_per_ip,
+                config.login_failure_window,
+            )),
+            room_password_failures_per_user: Arc::new(FailureLimiter::new(
+                config.room_password_max_failures_per_user,
+                config.login_failure_window,
+            )),
+            room_password_failures_per_room: Arc::new(FailureLimiter::new(
+                config.room_password_max_failures_per_room,
                 config.login_failure_window,
             )),
             leptos_options,

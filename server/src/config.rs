@@ -45,6 +45,15 @@ pub struct Config {
     #[arg(long, env = "KINO_NO_SEED")]
     pub no_seed: bool,
 
+    /// How long a room whose film has finished stays open after everyone has left, in minutes.
+    #[arg(long, env = "KINO_ROOM_GRACE_MINUTES", default_value_t = 30)]
+    pub room_grace_minutes: u64,
+
+    /// Delete the chat and events of rooms that ended more than this many days ago
+    /// (default: keep them).
+    #[arg(long, env = "KINO_ROOM_RETENTION_DAYS")]
+    pub room_retention_days: Option<u64>,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -63,6 +72,15 @@ impl Config {
         self.public_url
             .as_ref()
             .is_some_and(|u| u.scheme() == "https")
+    }
+
+    pub fn room_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.room_grace_minutes.saturating_mul(60))
+    }
+
+    pub fn room_retention(&self) -> Option<std::time::Duration> {
+        self.room_retention_days
+            .map(|days| std::time::Duration::from_secs(days.saturating_mul(86_400)))
     }
 
     /// Defaults for tests and embedding: everything as with no flags, but the given database.

@@ -1,6 +1,9 @@
 //! The `kino` server as a library: `serve` runs the whole app on a listener until `shutdown`
 //! resolves. `main.rs` calls it with the flags; the integration tests call it on 127.0.0.1:0.
 
+// The pages' view types are deeply nested generics (as in `frontend`).
+#![recursion_limit = "256"]
+
 pub mod config;
 
 use app::db::{Db, DbError};
@@ -81,6 +84,7 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/posters/{file}", get(poster))
+        .route("/r/{code}/calendar.ics", get(app::rooms::ssr::calendar))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -215,6 +219,12 @@ pub async fn serve_with_database(
     std::fs::create_dir_all(&config.media_dir)?;
 
     let cleanup = tokio::spawn(delete_expired_sessions(DbSessionStore::new(db.clone())));
+    let lifecycle = tokio::spawn(app::rooms::ssr::run_maintenance(
+        db.clone(),
+        config.room_grace(),
+        config.room_retention(),
+        Duration::from_secs(30),
+    ));
     let app = router(&config, db.clone(), bound);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     axum::serve(
@@ -224,6 +234,7 @@ pub async fn serve_with_database(
     .with_graceful_shutdown(shutdown)
     .await?;
     cleanup.abort();
+    lifecycle.abort();
     db.pool.close().await;
     Ok(())
 }

@@ -70,11 +70,15 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes on the blocking pool: ~50 ms of CPU must not stall the async runtime.
 pub async fn hash_password(password: &Password) -> Result<String, AppError> {
-    let password = password.expose().to_owned();
+    hash_secret(password.expose().to_owned()).await
+}
+
+/// Hashes any secret (an account or a room password) with argon2id on the blocking pool.
+pub async fn hash_secret(secret: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(secret.as_bytes(), &salt)
             .map(|h| h.to_string())
     })
     .await
@@ -87,7 +91,7 @@ pub async fn hash_password(password: &Password) -> Result<String, AppError> {
 
 /// Verifies on the blocking pool. `hash = None` (no such user) still spends the same work, so
 /// the answer time does not reveal whether a username exists.
-async fn verify_password(password: String, hash: Option<String>) -> Result<bool, AppError> {
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
         static DUMMY: OnceLock<String> = OnceLock::new();
         let dummy = DUMMY.get_or_init(|| {
@@ -178,6 +182,11 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
             .await?;
     }
     Ok(Some(user_from_row(&row)?))
+}
+
+/// The user id a session belongs to, for plain axum handlers outside server functions.
+pub async fn session_user_id(session: &Session) -> Option<String> {
+    session.get::<String>(USER_ID_KEY).await.ok().flatten()
 }
 
 /// The signed-in user, or `Unauthorized`.

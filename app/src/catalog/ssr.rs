@@ -154,7 +154,7 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
 
 /// The poster for link previews: the pre-rendered PNG when there is one (Telegram and most
 /// messengers ignore SVG), else the SVG. Absolute, as previews need.
-fn share_image(id: &str) -> String {
+pub fn share_image(id: &str) -> String {
     let state = state();
     let png = std::path::Path::new(&*state.leptos_options.site_root)
         .join("posters")

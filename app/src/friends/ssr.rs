@@ -156,7 +156,7 @@ async fn befriend(tx: &mut Transaction<'static, Any>, a: &str, b: &str) -> Resul
     Ok(())
 }
 
-async fn notify(
+pub(crate) async fn notify(
     user_id: &str,
     kind: &str,
     actor_id: &str,

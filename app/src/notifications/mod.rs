@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: String,
-    /// `room_invite`, `friend_request` or `friend_accepted`.
+    /// `room_invite`, `room_starting`, `friend_request` or `friend_accepted`.
     pub kind: String,
     pub actor: String,
     pub room_code: Option<String>,
@@ -157,6 +157,18 @@ fn NotificationItem(n: Notification) -> impl IntoView {
             t!(
                 i18n,
                 notif_room_invite,
+                name = move || name.clone(),
+                film = film.clone()
+            )
+            .into_any(),
+            n.room_code
+                .map(|c| format!("/r/{c}"))
+                .unwrap_or_else(|| "/".into()),
+        ),
+        "room_starting" => (
+            t!(
+                i18n,
+                notif_room_starting,
                 name = move || name.clone(),
                 film = film.clone()
             )

@@ -1,28 +1,100 @@
-//! Room records: starting a session with friends, joining by the short link.
+//! Rooms in the database: creating, opening and joining them (with passwords, keys and limits),
+//! the owner's controls, the lists on Home, the calendar file and the periodic lifecycle job.
+//!
+//! Who sees what: a member (invited, or joined) sees the room; a signed-in visitor of a public
+//! room becomes a member by opening it; anyone else sees only what a link preview needs — and of a
+//! private room not even that: no film, no name, no people.
 
-use super::{Member, RoomView};
-use crate::accounts::ssr::{require_user, state};
-use crate::catalog::ssr::{card, CARD_COLUMNS};
-use crate::db::now_ms;
+use super::domain::{self, Phase, KEY_LEN};
+use super::{Member, RoomAccess, RoomPreview, RoomSummary, RoomView, RoomLists};
+use crate::accounts::ssr::{current_user, hash_secret, require_user, state, verify_password};
+use crate::accounts::User;
+use crate::catalog::ssr::{card, share_image, CARD_COLUMNS};
+use crate::db::{flag, now_ms, Db};
 use crate::error::{on_unique_violation, AppError, Invalid};
-use crate::friends::domain::{is_code, presence};
+use crate::friends::domain::{is_code, presence, CODE_ALPHABET};
 use crate::friends::ssr::{are_friends, new_code, notify_room_invite};
 use crate::friends::Person;
 use crate::opinions::ssr::missing_film_is_not_found;
-use sqlx::Row;
+use rand::Rng;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
-/// How many friends one "Start session" may invite (the room's default limit less its owner).
-pub const MAX_INVITED: usize = 29;
+/// How many friends one "Start session" may invite (the largest limit less its owner).
+pub const MAX_INVITED: usize = (domain::MAX_LIMIT - 1) as usize;
 
-/// Creates a room for `film_id` owned by the signed-in user, invites the chosen friends (each must
+/// What "Create room" / "Start session" asks for.
+#[derive(Debug, Default)]
+pub struct NewRoom<'a> {
+    pub film_id: &'a str,
+    pub friends: &'a [String],
+    pub private: bool,
+    pub password: Option<&'a str>,
+    pub starts_at: Option<i64>,
+    pub max_participants: Option<i64>,
+}
+
+fn new_key() -> String {
+    let mut rng = rand::thread_rng();
+    (0..KEY_LEN)
+        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+fn room_url(code: &str) -> String {
+    format!("{}/r/{code}", state().config.public_url)
+}
+
+/// Writes the room's next event and returns its sequence number. Bumping the counter first also
+/// locks the room's row (PostgreSQL) or takes the write lock (SQLite) for the rest of `tx`, so
+/// whatever `tx` counts next (the participants, say) cannot change under it.
+pub async fn append_event(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+    kind: &str,
+    user_id: Option<&str>,
+    body: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let seq: i64 =
+        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind(room_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("last_seq")?;
+    sqlx::query(
+        "INSERT INTO room_events (room_id, seq, kind, user_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .bind(kind)
+    .bind(user_id.map(str::to_owned))
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(seq)
+}
+
+/// Creates a room for a film owned by the signed-in user, invites the chosen friends (each must
 /// be a friend) and notifies them. Returns the room's short code.
-pub async fn start_session(film_id: &str, friends: &[String]) -> Result<String, AppError> {
+pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     let me = require_user().await?;
-    let mut invited: Vec<&str> = friends.iter().map(String::as_str).collect();
+    let now = now_ms();
+    let max_participants = domain::participant_limit(new.max_participants)?;
+    let starts_at = domain::starts_at(new.starts_at, now)?;
+    let password = if new.private {
+        domain::room_password(new.password)?
+    } else {
+        None
+    };
+    let mut invited: Vec<&str> = new.friends.iter().map(String::as_str).collect();
     invited.sort_unstable();
     invited.dedup();
-    if invited.len() > MAX_INVITED {
-        return Err(AppError::Invalid(Invalid::NotAFriend));
+    invited.retain(|id| *id != me.id);
+    if invited.len() > MAX_INVITED || invited.len() as i64 >= max_participants {
+        return Err(AppError::Invalid(Invalid::ParticipantLimit));
     }
     for friend in &invited {
         if !are_friends(&me.id, friend).await? {
@@ -30,28 +102,40 @@ pub async fn start_session(film_id: &str, friends: &[String]) -> Result<String, 
         }
     }
     let pool = &state().db.pool;
-    let title: String = sqlx::query("SELECT title_en FROM films WHERE id = $1")
-        .bind(film_id)
+    let russian = leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>()
+        == crate::i18n::Locale::ru;
+    let title: String = sqlx::query("SELECT title_en, title_ru FROM films WHERE id = $1")
+        .bind(new.film_id)
         .fetch_optional(pool)
         .await?
         .ok_or(AppError::NotFound)?
-        .try_get("title_en")?;
+        .try_get(if russian { "title_ru" } else { "title_en" })?;
+    let password_hash = match password {
+        Some(p) => Some(hash_secret(p).await?),
+        None => None,
+    };
+    let access_key = new.private.then(new_key);
     let room_id = uuid::Uuid::new_v4().to_string();
-    let now = now_ms();
+    let mut tx = pool.begin().await?;
     // A clash of 10 random characters is all but impossible; retry a few times all the same.
     let mut code = new_code();
-    let mut tx = pool.begin().await?;
     for attempt in 0.. {
         let inserted = sqlx::query(
-            "INSERT INTO rooms (id, code, film_id, owner_id, name, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+            "INSERT INTO rooms (id, code, film_id, owner_id, name, max_participants, created_at, \
+                                is_private, password_hash, access_key, starts_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (code) DO NOTHING",
         )
         .bind(&room_id)
         .bind(&code)
-        .bind(film_id)
+        .bind(new.film_id)
         .bind(&me.id)
         .bind(&title)
+        .bind(max_participants)
         .bind(now)
+        .bind(i64::from(new.private))
+        .bind(password_hash.clone())
+        .bind(access_key.clone())
+        .bind(starts_at)
         .execute(&mut *tx)
         .await
         .map_err(missing_film_is_not_found)?
@@ -86,6 +170,7 @@ pub async fn start_session(film_id: &str, friends: &[String]) -> Result<String, 
         .await
         .map_err(|e| on_unique_violation(e, AppError::Internal))?;
     }
+    append_event(&mut tx, &room_id, "join", Some(&me.id), "", now).await?;
     tx.commit().await?;
     for friend in &invited {
         notify_room_invite(friend, &me.id, &room_id).await?;
@@ -93,43 +178,163 @@ pub async fn start_session(film_id: &str, friends: &[String]) -> Result<String, 
     Ok(code)
 }
 
-/// The room behind a short link. Opening it makes the signed-in user a participant.
-pub async fn open_room(code: &str) -> Result<RoomView, AppError> {
+/// A room's row, as the functions below need it.
+struct Room {
+    id: String,
+    code: String,
+    film_id: String,
+    owner_id: String,
+    name: String,
+    private: bool,
+    password_hash: Option<String>,
+    access_key: Option<String>,
+    starts_at: Option<i64>,
+    ended_at: Option<i64>,
+    purged: bool,
+    controls_locked: bool,
+    max_participants: i64,
+    created_at: i64,
+}
+
+impl Room {
+    fn phase(&self, now: i64) -> Phase {
+        domain::phase(self.starts_at, self.ended_at, now)
+    }
+}
+
+async fn room_by_code(code: &str) -> Result<Room, AppError> {
     if !is_code(code) {
         return Err(AppError::NotFound);
     }
-    let me = require_user().await?;
-    let pool = &state().db.pool;
-    let room = sqlx::query("SELECT id, film_id, owner_id FROM rooms WHERE code = $1")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let room_id: String = room.try_get("id")?;
-    let film_id: String = room.try_get("film_id")?;
-    let owner_id: String = room.try_get("owner_id")?;
+    let row = sqlx::query(
+        "SELECT id, code, film_id, owner_id, name, is_private, password_hash, access_key, \
+                starts_at, ended_at, purged_at, controls_locked, max_participants, created_at \
+         FROM rooms WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&state().db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(Room {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        film_id: row.try_get("film_id")?,
+        owner_id: row.try_get("owner_id")?,
+        name: row.try_get("name")?,
+        private: flag(&row, "is_private")?,
+        password_hash: row.try_get("password_hash")?,
+        access_key: row.try_get("access_key")?,
+        starts_at: row.try_get("starts_at")?,
+        ended_at: row.try_get("ended_at")?,
+        purged: row.try_get::<Option<i64>, _>("purged_at")?.is_some(),
+        controls_locked: flag(&row, "controls_locked")?,
+        max_participants: row.try_get("max_participants")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Someone's standing in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Stranger,
+    Invited,
+    Joined,
+    Removed,
+}
+
+async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
+    let row = sqlx::query(
+        "SELECT joined_at, removed_at FROM room_members WHERE room_id = $1 AND user_id = $2",
+    )
+    .bind(room_id)
+    .bind(user_id)
+    .fetch_optional(&state().db.pool)
+    .await?;
+    Ok(match row {
+        None => Standing::Stranger,
+        Some(row) if row.try_get::<Option<i64>, _>("removed_at")?.is_some() => Standing::Removed,
+        Some(row) if row.try_get::<Option<i64>, _>("joined_at")?.is_some() => Standing::Joined,
+        Some(_) => Standing::Invited,
+    })
+}
+
+/// Makes `user_id` a participant unless the room is full. Counting and joining happen under the
+/// room's lock (see `append_event`), so two people cannot both take the last seat.
+async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
     let now = now_ms();
+    let mut tx = state().db.pool.begin().await?;
+    append_event(&mut tx, &room.id, "join", Some(user_id), "", now).await?;
+    let joined: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM room_members \
+         WHERE room_id = $1 AND joined_at IS NOT NULL AND removed_at IS NULL",
+    )
+    .bind(&room.id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("n")?;
+    if joined >= room.max_participants {
+        tx.rollback().await?;
+        return Err(AppError::RoomFull {
+            max: room.max_participants,
+        });
+    }
     sqlx::query(
         "INSERT INTO room_members (room_id, user_id, invited_at, joined_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (room_id, user_id) DO UPDATE SET joined_at = excluded.joined_at",
     )
-    .bind(&room_id)
-    .bind(&me.id)
+    .bind(&room.id)
+    .bind(user_id)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    let film = sqlx::query(&format!(
-        "SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"
-    ))
-    .bind(&film_id)
-    .fetch_one(pool)
-    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What anyone may learn from a link: for a public room the film, its name, who invites and
+/// when; for a private room only that it is private (and whether it asks for a password).
+async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
+    let now = now_ms();
+    let (film, owner) = if reveal {
+        let pool = &state().db.pool;
+        let film = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"))
+            .bind(&room.film_id)
+            .fetch_one(pool)
+            .await?;
+        let owner: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
+            .bind(&room.owner_id)
+            .fetch_one(pool)
+            .await?
+            .try_get("display_name")?;
+        (Some(card(&film)?), Some(owner))
+    } else {
+        (None, None)
+    };
+    Ok(RoomPreview {
+        code: room.code.clone(),
+        url: room_url(&room.code),
+        private: room.private,
+        has_password: room.password_hash.is_some(),
+        phase: room.phase(now),
+        starts_at: room.starts_at,
+        name: reveal.then(|| room.name.clone()),
+        share_image: reveal.then(|| share_image(&room.film_id)),
+        film,
+        owner,
+    })
+}
+
+/// The whole room, for a member.
+async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
+    let pool = &state().db.pool;
+    let now = now_ms();
+    let details = crate::catalog::ssr::film(&room.film_id).await?;
     let rows = sqlx::query(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at, m.joined_at \
          FROM room_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.room_id = $1 ORDER BY m.invited_at, u.name_fold",
+         WHERE m.room_id = $1 AND m.removed_at IS NULL ORDER BY m.invited_at, u.name_fold",
     )
-    .bind(&room_id)
+    .bind(&room.id)
     .fetch_all(pool)
     .await?;
     let members = rows
@@ -138,7 +343,7 @@ pub async fn open_room(code: &str) -> Result<RoomView, AppError> {
             let id: String = row.try_get("id")?;
             let joined = row.try_get::<Option<i64>, _>("joined_at")?.is_some();
             Ok(Member {
-                owner: id == owner_id,
+                owner: id == room.owner_id,
                 joined,
                 person: Person {
                     presence: presence(now, row.try_get("last_seen_at")?, joined),
@@ -149,10 +354,501 @@ pub async fn open_room(code: &str) -> Result<RoomView, AppError> {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let owner_name = members
+        .iter()
+        .find(|m| m.owner)
+        .map(|m| m.person.display_name.clone())
+        .unwrap_or_default();
+    let url = room_url(&room.code);
     Ok(RoomView {
-        code: code.to_owned(),
-        url: format!("{}/r/{code}", state().config.public_url),
-        film: card(&film)?,
+        key_url: room
+            .access_key
+            .as_ref()
+            .map(|key| format!("{url}#k={key}")),
+        url,
+        code: room.code.clone(),
+        name: room.name.clone(),
+        film: details.card,
+        renditions: details.renditions,
+        share_image: details.share_image,
+        owner_name,
+        i_own: room.owner_id == me.id,
+        private: room.private,
+        has_password: room.password_hash.is_some(),
+        phase: room.phase(now),
+        starts_at: room.starts_at,
+        created_at: room.created_at,
+        ended_at: room.ended_at,
+        purged: room.purged,
+        controls_locked: room.controls_locked,
+        max_participants: room.max_participants,
+        participants: members.iter().filter(|m| m.joined).count() as i64,
         members,
+        server_now: now,
     })
 }
+
+/// The room behind a short link. A signed-in member (or anyone, for a public room that has not
+/// ended) gets the room and is counted as a participant; others get a preview.
+pub async fn open(code: &str) -> Result<RoomAccess, AppError> {
+    let room = room_by_code(code).await?;
+    let Some(me) = current_user().await? else {
+        return Ok(RoomAccess::Guest(preview(&room, !room.private).await?));
+    };
+    let ended = room.ended_at.is_some();
+    match standing(&room.id, &me.id).await? {
+        Standing::Removed => Err(AppError::Forbidden),
+        Standing::Joined => Ok(RoomAccess::Member(view(&room, &me).await?)),
+        Standing::Invited if ended => Ok(RoomAccess::Member(view(&room, &me).await?)),
+        Standing::Invited => {
+            join(&room, &me.id).await?;
+            Ok(RoomAccess::Member(view(&room, &me).await?))
+        }
+        Standing::Stranger if ended || room.private => {
+            Ok(RoomAccess::Locked(preview(&room, !room.private).await?))
+        }
+        Standing::Stranger => {
+            join(&room, &me.id).await?;
+            Ok(RoomAccess::Member(view(&room, &me).await?))
+        }
+    }
+}
+
+/// Enters a private room with its password or the key from a shared link. Wrong tries count
+/// against the person and against the room; either limit reached locks out for a while.
+pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Result<(), AppError> {
+    let me = require_user().await?;
+    let room = room_by_code(code).await?;
+    match standing(&room.id, &me.id).await? {
+        Standing::Joined => return Ok(()),
+        Standing::Removed => return Err(AppError::Forbidden),
+        Standing::Invited | Standing::Stranger if room.ended_at.is_some() => {
+            return Err(AppError::RoomEnded)
+        }
+        Standing::Invited => return join(&room, &me.id).await,
+        Standing::Stranger if !room.private => return join(&room, &me.id).await,
+        Standing::Stranger => {}
+    }
+    let state = state();
+    let per_user = format!("{}:{}", me.id, room.id);
+    for (limiter, key) in [
+        (&state.room_password_failures_per_user, per_user.as_str()),
+        (&state.room_password_failures_per_room, room.id.as_str()),
+    ] {
+        if let Err(wait) = limiter.check(key) {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+    }
+    let key = key.map(str::trim).filter(|k| !k.is_empty());
+    let password = password.filter(|p| !p.is_empty());
+    let admitted = match (key, password) {
+        (Some(given), _) if room.access_key.as_deref().is_some_and(|k| domain::keys_match(given, k)) => true,
+        (_, Some(p)) if p.chars().count() <= domain::PASSWORD_MAX_CHARS && room.password_hash.is_some() => {
+            verify_password(p.to_owned(), room.password_hash.clone()).await?
+        }
+        (None, None) => return Err(AppError::WrongRoomPassword),
+        _ => false,
+    };
+    if !admitted {
+        state.room_password_failures_per_user.record_failure(&per_user);
+        state.room_password_failures_per_room.record_failure(&room.id);
+        return Err(AppError::WrongRoomPassword);
+    }
+    state.room_password_failures_per_user.reset(&per_user);
+    join(&room, &me.id).await
+}
+
+/// The room, for its owner to change; `Forbidden` for other members, `NotFound` for anyone who
+/// may not see it, `RoomEnded` once it has ended.
+async fn owned(code: &str) -> Result<(Room, User), AppError> {
+    let me = require_user().await?;
+    let room = room_by_code(code).await?;
+    if room.owner_id != me.id {
+        return Err(match standing(&room.id, &me.id).await? {
+            Standing::Joined | Standing::Invited => AppError::Forbidden,
+            _ if !room.private => AppError::Forbidden,
+            _ => AppError::NotFound,
+        });
+    }
+    if room.ended_at.is_some() {
+        return Err(AppError::RoomEnded);
+    }
+    Ok((room, me))
+}
+
+/// A setting the owner changes, recorded as an event of the room.
+enum Change {
+    Name(String),
+    ControlsLocked(bool),
+    Ended(i64),
+}
+
+async fn owner_change(room: &Room, me: &User, change: Change) -> Result<(), AppError> {
+    let now = now_ms();
+    let mut tx = state().db.pool.begin().await?;
+    let (kind, body, update) = match &change {
+        Change::Name(name) => (
+            "rename",
+            serde_json::json!({ "name": name }).to_string(),
+            sqlx::query("UPDATE rooms SET name = $1 WHERE id = $2").bind(name.clone()),
+        ),
+        Change::ControlsLocked(locked) => (
+            "controls",
+            serde_json::json!({ "locked": locked }).to_string(),
+            sqlx::query("UPDATE rooms SET controls_locked = $1 WHERE id = $2").bind(i64::from(*locked)),
+        ),
+        Change::Ended(at) => (
+            "end",
+            String::new(),
+            sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2").bind(*at),
+        ),
+    };
+    append_event(&mut tx, &room.id, kind, Some(&me.id), &body, now).await?;
+    update.bind(&room.id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn rename(code: &str, name: &str) -> Result<String, AppError> {
+    let name = domain::room_name(name)?;
+    let (room, me) = owned(code).await?;
+    owner_change(&room, &me, Change::Name(name.clone())).await?;
+    Ok(name)
+}
+
+pub async fn lock_controls(code: &str, locked: bool) -> Result<bool, AppError> {
+    let (room, me) = owned(code).await?;
+    owner_change(&room, &me, Change::ControlsLocked(locked)).await?;
+    Ok(locked)
+}
+
+/// Takes a participant out of the room; the link no longer lets them back in.
+pub async fn remove(code: &str, user_id: &str) -> Result<(), AppError> {
+    let (room, me) = owned(code).await?;
+    if user_id == me.id {
+        return Err(AppError::Invalid(Invalid::SelfRemove));
+    }
+    let now = now_ms();
+    let mut tx = state().db.pool.begin().await?;
+    append_event(
+        &mut tx,
+        &room.id,
+        "remove",
+        Some(&me.id),
+        &serde_json::json!({ "user": user_id }).to_string(),
+        now,
+    )
+    .await?;
+    let removed = sqlx::query(
+        "UPDATE room_members SET removed_at = $1 \
+         WHERE room_id = $2 AND user_id = $3 AND removed_at IS NULL",
+    )
+    .bind(now)
+    .bind(&room.id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if removed == 0 {
+        tx.rollback().await?;
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn end(code: &str) -> Result<(), AppError> {
+    let (room, me) = owned(code).await?;
+    owner_change(&room, &me, Change::Ended(now_ms())).await
+}
+
+const SUMMARY_COLUMNS: &str = "r.code, r.name, r.is_private, r.starts_at, r.created_at, r.ended_at, \
+     r.owner_id, o.display_name AS owner_name, \
+     (SELECT COUNT(*) FROM room_members p \
+      WHERE p.room_id = r.id AND p.joined_at IS NOT NULL AND p.removed_at IS NULL) AS participants";
+
+fn summary(row: &AnyRow, film: crate::catalog::FilmCard, me: Option<&str>, now: i64) -> Result<RoomSummary, sqlx::Error> {
+    let owner_id: String = row.try_get("owner_id")?;
+    Ok(RoomSummary {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        private: flag(row, "is_private")?,
+        phase: domain::phase(row.try_get("starts_at")?, row.try_get("ended_at")?, now),
+        starts_at: row.try_get("starts_at")?,
+        created_at: row.try_get("created_at")?,
+        owner_name: row.try_get("owner_name")?,
+        mine: me == Some(owner_id.as_str()),
+        participants: row.try_get("participants")?,
+        film,
+    })
+}
+
+/// Home: public rooms that are live or scheduled, and the signed-in user's own rooms (owned or
+/// invited, newest first, ended ones included for a while).
+pub async fn home() -> Result<RoomLists, AppError> {
+    let me = current_user().await?;
+    let pool = &state().db.pool;
+    let now = now_ms();
+    let film_columns = CARD_COLUMNS;
+    let public = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS}, {film_columns} FROM rooms r \
+         JOIN users o ON o.id = r.owner_id JOIN films f ON f.id = r.film_id \
+         WHERE r.ended_at IS NULL AND r.is_private = 0 \
+         ORDER BY COALESCE(r.starts_at, r.created_at) DESC, r.code LIMIT 12"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let public = public
+        .iter()
+        .map(|row| summary(row, card(row)?, me.as_ref().map(|u| u.id.as_str()), now))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mine = match &me {
+        Some(me) => sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS}, {film_columns} FROM room_members m \
+             JOIN rooms r ON r.id = m.room_id \
+             JOIN users o ON o.id = r.owner_id JOIN films f ON f.id = r.film_id \
+             WHERE m.user_id = $1 AND m.removed_at IS NULL \
+               AND (r.ended_at IS NULL OR r.ended_at > $2) \
+             ORDER BY COALESCE(m.joined_at, m.invited_at) DESC, r.code LIMIT 12"
+        ))
+        .bind(&me.id)
+        .bind(now - 30 * 24 * 3600 * 1000)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| summary(row, card(row)?, Some(&me.id), now))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        None => Vec::new(),
+    };
+    Ok(RoomLists { public, mine })
+}
+
+/// `GET /r/<code>/calendar.ics`: the scheduled session as a calendar event with the room link —
+/// for members only (of a public room, for anyone signed in).
+pub async fn calendar(
+    axum::extract::State(app): axum::extract::State<crate::state::AppState>,
+    session: tower_sessions::Session,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match calendar_file(&app, &session, &code).await {
+        Ok(ics) => (
+            [
+                (http::header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"kino-{code}.ics\""),
+                ),
+            ],
+            ics,
+        )
+            .into_response(),
+        Err(e) => (
+            http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::NOT_FOUND),
+            e.to_string(),
+        )
+            .into_response(),
+    }
+}
+
+async fn calendar_file(
+    app: &crate::state::AppState,
+    session: &tower_sessions::Session,
+    code: &str,
+) -> Result<String, AppError> {
+    use icalendar::{Calendar, Component, EventLike};
+    if !is_code(code) {
+        return Err(AppError::NotFound);
+    }
+    let user = crate::accounts::ssr::session_user_id(session)
+        .await
+        .ok_or(AppError::Unauthorized)?;
+    let row = sqlx::query(
+        "SELECT r.id, r.name, r.is_private, r.starts_at, r.created_at, f.duration_secs, \
+                f.title_en, f.title_ru, m.joined_at, m.removed_at, m.user_id AS member \
+         FROM rooms r JOIN films f ON f.id = r.film_id \
+         LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = $2 \
+         WHERE r.code = $1",
+    )
+    .bind(code)
+    .bind(&user)
+    .fetch_optional(&app.db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let member = row.try_get::<Option<String>, _>("member")?.is_some()
+        && row.try_get::<Option<i64>, _>("removed_at")?.is_none();
+    if !member && flag(&row, "is_private")? {
+        return Err(AppError::NotFound);
+    }
+    let start_ms = row
+        .try_get::<Option<i64>, _>("starts_at")?
+        .unwrap_or(row.try_get("created_at")?);
+    let duration_ms = row.try_get::<i64, _>("duration_secs")?.max(60) * 1000;
+    let start = chrono::DateTime::from_timestamp_millis(start_ms).ok_or(AppError::Internal)?;
+    let end = chrono::DateTime::from_timestamp_millis(start_ms + duration_ms)
+        .ok_or(AppError::Internal)?;
+    let url = format!("{}/r/{code}", app.config.public_url);
+    let name: String = row.try_get("name")?;
+    let room_id: String = row.try_get("id")?;
+    let event = icalendar::Event::new()
+        .uid(&format!("{room_id}@kino"))
+        .summary(&format!("Кино вместе: {name}"))
+        .description(&format!(
+            "{} / {}\n{url}",
+            row.try_get::<String, _>("title_ru")?,
+            row.try_get::<String, _>("title_en")?
+        ))
+        .url(&url)
+        .location(&url)
+        .starts(start)
+        .ends(end)
+        .done();
+    Ok(Calendar::new().name("Kino").push(event).done().to_string())
+}
+
+/// What one run of the lifecycle job did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Maintenance {
+    /// Scheduled rooms whose invitees were told they began.
+    pub started: u64,
+    /// Rooms ended after their grace period.
+    pub ended: u64,
+    /// Ended rooms whose chat and events were deleted.
+    pub purged: u64,
+}
+
+/// The periodic lifecycle job (the server runs it every half minute): tells invitees when a
+/// scheduled session begins, ends finished rooms nobody has been in for `grace`, and deletes the
+/// chat and events of rooms ended longer ago than `retention`. Each step is idempotent.
+pub async fn maintain(
+    db: &Db,
+    grace: std::time::Duration,
+    retention: Option<std::time::Duration>,
+    now: i64,
+) -> Result<Maintenance, sqlx::Error> {
+    let mut report = Maintenance::default();
+    let pool = &db.pool;
+
+    let due = sqlx::query(
+        "SELECT id, owner_id FROM rooms \
+         WHERE starts_at IS NOT NULL AND starts_at <= $1 AND start_notified_at IS NULL \
+           AND ended_at IS NULL",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    for row in &due {
+        let room_id: String = row.try_get("id")?;
+        let owner_id: String = row.try_get("owner_id")?;
+        let mut tx = pool.begin().await?;
+        // Claim the room first, so that two nodes running the job notify once.
+        let claimed = sqlx::query(
+            "UPDATE rooms SET start_notified_at = $1 WHERE id = $2 AND start_notified_at IS NULL",
+        )
+        .bind(now)
+        .bind(&room_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            let invitees = sqlx::query(
+                "SELECT user_id FROM room_members \
+                 WHERE room_id = $1 AND user_id <> $2 AND removed_at IS NULL",
+            )
+            .bind(&room_id)
+            .bind(&owner_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for invitee in &invitees {
+                sqlx::query(
+                    "INSERT INTO notifications (id, user_id, kind, actor_id, room_id, created_at) \
+                     VALUES ($1, $2, 'room_starting', $3, $4, $5)",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(invitee.try_get::<String, _>("user_id")?)
+                .bind(&owner_id)
+                .bind(&room_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            report.started += 1;
+        }
+        tx.commit().await?;
+    }
+
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let finished = sqlx::query(
+        "SELECT id, finished_at, last_active_at FROM rooms \
+         WHERE ended_at IS NULL AND finished_at IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in &finished {
+        if domain::grace_expired(
+            row.try_get("finished_at")?,
+            row.try_get("last_active_at")?,
+            grace_ms,
+            now,
+        ) {
+            let room_id: String = row.try_get("id")?;
+            let mut tx = pool.begin().await?;
+            append_event(&mut tx, &room_id, "end", None, "", now).await?;
+            report.ended += sqlx::query(
+                "UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
+            )
+            .bind(now)
+            .bind(&room_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+        }
+    }
+
+    if let Some(retention) = retention {
+        let cutoff = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM room_events WHERE room_id IN \
+             (SELECT id FROM rooms WHERE ended_at IS NOT NULL AND ended_at < $1)",
+        )
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+        report.purged = sqlx::query(
+            "UPDATE rooms SET purged_at = $1 \
+             WHERE ended_at IS NOT NULL AND ended_at < $2 AND purged_at IS NULL",
+        )
+        .bind(now)
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Runs `maintain` every `every` until the process ends; a failed run is logged and retried.
+pub async fn run_maintenance(
+    db: Db,
+    grace: std::time::Duration,
+    retention: Option<std::time::Duration>,
+    every: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match maintain(&db, grace, retention, now_ms()).await {
+            Ok(report) if report != Maintenance::default() => {
+                tracing::info!(?report, "room lifecycle")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "room lifecycle job failed"),
+        }
+    }
+}
+

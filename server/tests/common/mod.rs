@@ -228,3 +228,48 @@ pub fn set_cookie(res: &Response, name: &str) -> Option<(String, HashMap<String,
             (value, attrs)
         })
 }
+
+pub const PASSWORD: &str = "correct horse";
+
+/// A new account, signed in in its own browser: the browser and the user's id.
+pub async fn person(app: &TestApp, username: &str, name: &str) -> (Client, String) {
+    let client = browser();
+    let res = app
+        .call_as(
+            &client,
+            "register",
+            &[
+                ("username", username),
+                ("display_name", name),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let me = app.me_as(&client).await;
+    (client, me["id"].as_str().unwrap().to_owned())
+}
+
+/// Calls a server function that must succeed; its JSON answer.
+pub async fn json_of(
+    app: &TestApp,
+    client: &Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let res = app.call_as(client, endpoint, form).await;
+    assert_eq!(res.status(), 200, "{endpoint} answers 200");
+    res.json().await.unwrap()
+}
+
+/// `a` asks, `b` accepts: friends.
+pub async fn befriend(app: &TestApp, a: &(Client, String), b: &(Client, String)) {
+    assert_eq!(
+        json_of(app, &a.0, "friends/request", &[("user_id", &b.1)]).await,
+        serde_json::json!("RequestSent")
+    );
+    assert_eq!(
+        json_of(app, &b.0, "friends/accept", &[("user_id", &a.1)]).await,
+        serde_json::json!("Friend")
+    );
+}
