@@ -13,6 +13,7 @@ pub mod opinions;
 pub mod pages;
 pub mod playback;
 pub mod rooms;
+pub mod sync;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -443,7 +443,10 @@ async fn start_session_invites_friends_only_and_notifies_them() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
-    assert!(page.contains(&format!("href=\"/login?next=/r/{code}\"")), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/login?next=/r/{code}\"")),
+        "{page}"
+    );
     let res = me.0.get(app.url("/r/zzzzzzzzzz")).send().await.unwrap();
     assert_eq!(res.status(), 404, "no such room");
 }

@@ -88,9 +88,18 @@ async fn codes_are_short_random_unique_and_settings_are_checked() {
     let later = (now_ms() + 3_600_000).to_string();
     let past = (now_ms() - 3_600_000).to_string();
     for (form, expected) in [
-        (vec![("max_participants", "4")], json!({"Invalid": "ParticipantLimit"})),
-        (vec![("max_participants", "101")], json!({"Invalid": "ParticipantLimit"})),
-        (vec![("starts_at", past.as_str())], json!({"Invalid": "StartsAt"})),
+        (
+            vec![("max_participants", "4")],
+            json!({"Invalid": "ParticipantLimit"}),
+        ),
+        (
+            vec![("max_participants", "101")],
+            json!({"Invalid": "ParticipantLimit"}),
+        ),
+        (
+            vec![("starts_at", past.as_str())],
+            json!({"Invalid": "StartsAt"}),
+        ),
         (
             vec![("private", "true"), ("password", "abc")],
             json!({"Invalid": "RoomPasswordLength"}),
@@ -107,7 +116,12 @@ async fn codes_are_short_random_unique_and_settings_are_checked() {
     )
     .await;
     assert_eq!(status, 401, "guests cannot create rooms");
-    let code = create(&app, &vasily, &[("starts_at", &later), ("max_participants", "5")]).await;
+    let code = create(
+        &app,
+        &vasily,
+        &[("starts_at", &later), ("max_participants", "5")],
+    )
+    .await;
     let room = open(&app, &vasily.0, &code).await;
     assert_eq!(room["Member"]["phase"], "Scheduled");
     assert_eq!(room["Member"]["max_participants"], 5);
@@ -123,7 +137,11 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
     let code = create(
         &app,
         &vasily,
-        &[("private", "true"), ("password", "кинолента"), ("starts_at", &later)],
+        &[
+            ("private", "true"),
+            ("password", "кинолента"),
+            ("starts_at", &later),
+        ],
     )
     .await;
 
@@ -134,7 +152,11 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
         assert_eq!(preview["private"], true, "{access}");
         assert_eq!(preview["has_password"], true);
         for field in ["film", "name", "owner", "share_image"] {
-            assert_eq!(preview[field], Value::Null, "{field} is not shown: {access}");
+            assert_eq!(
+                preview[field],
+                Value::Null,
+                "{field} is not shown: {access}"
+            );
         }
         let html = who
             .get(app.url(&format!("/r/{code}")))
@@ -152,8 +174,14 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
     // Nor do the owner's functions or the calendar tell a stranger anything.
     for (endpoint, form) in [
         ("rooms/rename", vec![("code", code.as_str()), ("name", "x")]),
-        ("rooms/lock", vec![("code", code.as_str()), ("locked", "true")]),
-        ("rooms/remove", vec![("code", code.as_str()), ("user_id", vasily.1.as_str())]),
+        (
+            "rooms/lock",
+            vec![("code", code.as_str()), ("locked", "true")],
+        ),
+        (
+            "rooms/remove",
+            vec![("code", code.as_str()), ("user_id", vasily.1.as_str())],
+        ),
         ("rooms/end", vec![("code", code.as_str())]),
     ] {
         let (status, _) = error_of(app.call_as(&petr.0, endpoint, &form).await).await;
@@ -169,12 +197,22 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
 
     // A wrong password says so; the right one lets Petr in.
     let (status, error) = error_of(
-        app.call_as(&petr.0, "rooms/enter", &[("code", &code), ("password", "кинолентa")])
-            .await,
+        app.call_as(
+            &petr.0,
+            "rooms/enter",
+            &[("code", &code), ("password", "кинолентa")],
+        )
+        .await,
     )
     .await;
     assert_eq!((status, error), (403, json!("WrongRoomPassword")));
-    json_of(&app, &petr.0, "rooms/enter", &[("code", &code), ("password", "кинолента")]).await;
+    json_of(
+        &app,
+        &petr.0,
+        "rooms/enter",
+        &[("code", &code), ("password", "кинолента")],
+    )
+    .await;
     let room = open(&app, &petr.0, &code).await;
     let room = &room["Member"];
     assert_eq!(room["film"]["id"], FILM);
@@ -191,12 +229,22 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
     let key_url = room["key_url"].as_str().unwrap().to_owned();
     let key = key_url.rsplit("#k=").next().unwrap();
     let (status, _) = error_of(
-        app.call_as(&olga.0, "rooms/enter", &[("code", &code), ("key", "abcdefghjkmnpqrs")])
-            .await,
+        app.call_as(
+            &olga.0,
+            "rooms/enter",
+            &[("code", &code), ("key", "abcdefghjkmnpqrs")],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 403);
-    json_of(&app, &olga.0, "rooms/enter", &[("code", &code), ("key", key)]).await;
+    json_of(
+        &app,
+        &olga.0,
+        "rooms/enter",
+        &[("code", &code), ("key", key)],
+    )
+    .await;
     assert!(open(&app, &olga.0, &code).await.get("Member").is_some());
 
     // The calendar file, for a member: the room link and the scheduled time.
@@ -215,7 +263,8 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
     assert!(ics.contains("BEGIN:VEVENT"), "{ics}");
     assert!(ics.contains(&format!("/r/{code}")), "{ics}");
     assert!(!ics.contains("#k="), "the calendar never carries the key");
-    let start = time::OffsetDateTime::from_unix_timestamp(later.parse::<i64>().unwrap() / 1000).unwrap();
+    let start =
+        time::OffsetDateTime::from_unix_timestamp(later.parse::<i64>().unwrap() / 1000).unwrap();
     let stamp = format!(
         "DTSTART:{}{:02}{:02}T{:02}{:02}{:02}Z",
         start.year(),
@@ -232,19 +281,32 @@ async fn a_private_room_shows_strangers_nothing_and_admits_with_password_or_key(
 async fn wrong_room_passwords_are_limited_per_person_and_per_room() {
     let app = spawn_app().await;
     let vasily = person(&app, "vasily", "Vasily").await;
-    let code = create(&app, &vasily, &[("private", "true"), ("password", "secret-word")]).await;
+    let code = create(
+        &app,
+        &vasily,
+        &[("private", "true"), ("password", "secret-word")],
+    )
+    .await;
     let petr = person(&app, "petr", "Petr").await;
     for _ in 0..5 {
         let (status, _) = error_of(
-            app.call_as(&petr.0, "rooms/enter", &[("code", &code), ("password", "guess")])
-                .await,
+            app.call_as(
+                &petr.0,
+                "rooms/enter",
+                &[("code", &code), ("password", "guess")],
+            )
+            .await,
         )
         .await;
         assert_eq!(status, 403);
     }
     // Locked out now — even the right password waits.
     let res = app
-        .call_as(&petr.0, "rooms/enter", &[("code", &code), ("password", "secret-word")])
+        .call_as(
+            &petr.0,
+            "rooms/enter",
+            &[("code", &code), ("password", "secret-word")],
+        )
         .await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().get("retry-after").is_some());
@@ -254,8 +316,12 @@ async fn wrong_room_passwords_are_limited_per_person_and_per_room() {
         let guesser = person(&app, &format!("guesser{i}"), "Guesser").await;
         for _ in 0..5 {
             let (status, _) = error_of(
-                app.call_as(&guesser.0, "rooms/enter", &[("code", &code), ("password", "guess")])
-                    .await,
+                app.call_as(
+                    &guesser.0,
+                    "rooms/enter",
+                    &[("code", &code), ("password", "guess")],
+                )
+                .await,
             )
             .await;
             assert_eq!(status, 403);
@@ -263,8 +329,12 @@ async fn wrong_room_passwords_are_limited_per_person_and_per_room() {
     }
     let olga = person(&app, "olga", "Olga").await;
     let (status, error) = error_of(
-        app.call_as(&olga.0, "rooms/enter", &[("code", &code), ("password", "secret-word")])
-            .await,
+        app.call_as(
+            &olga.0,
+            "rooms/enter",
+            &[("code", &code), ("password", "secret-word")],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 429, "{error}");
@@ -292,7 +362,11 @@ async fn a_full_room_says_so_and_never_takes_more_than_its_limit() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 200, 200, 200, 409, 409, 409, 409]);
     let refused = &people[answers.iter().position(|r| r.status() == 409).unwrap()];
-    let (status, error) = error_of(app.call_as(&refused.0, "rooms/open", &[("code", &code)]).await).await;
+    let (status, error) = error_of(
+        app.call_as(&refused.0, "rooms/open", &[("code", &code)])
+            .await,
+    )
+    .await;
     assert_eq!((status, error), (409, json!({"RoomFull": {"max": 5}})));
     let room = open(&app, &owner.0, &code).await;
     assert_eq!(room["Member"]["participants"], 5);
@@ -307,7 +381,10 @@ async fn a_full_room_says_so_and_never_takes_more_than_its_limit() {
         .await
         .unwrap()
         .replace("<!>", "");
-    assert!(html.contains("This room is full: 5 participants."), "{html}");
+    assert!(
+        html.contains("This room is full: 5 participants."),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -323,23 +400,43 @@ async fn owners_rename_lock_remove_and_end_and_an_ended_room_is_read_only() {
 
     // Only the owner changes the room.
     let (status, _) = error_of(
-        app.call_as(&petr.0, "rooms/rename", &[("code", &code), ("name", "Petr's")])
-            .await,
+        app.call_as(
+            &petr.0,
+            "rooms/rename",
+            &[("code", &code), ("name", "Petr's")],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 403);
     let (status, error) = error_of(
-        app.call_as(&vasily.0, "rooms/rename", &[("code", &code), ("name", "   ")])
-            .await,
+        app.call_as(
+            &vasily.0,
+            "rooms/rename",
+            &[("code", &code), ("name", "   ")],
+        )
+        .await,
     )
     .await;
     assert_eq!((status, error), (400, json!({"Invalid": "RoomName"})));
     assert_eq!(
-        json_of(&app, &vasily.0, "rooms/rename", &[("code", &code), ("name", " Пятничное кино ")]).await,
+        json_of(
+            &app,
+            &vasily.0,
+            "rooms/rename",
+            &[("code", &code), ("name", " Пятничное кино ")]
+        )
+        .await,
         json!("Пятничное кино")
     );
     assert_eq!(
-        json_of(&app, &vasily.0, "rooms/lock", &[("code", &code), ("locked", "true")]).await,
+        json_of(
+            &app,
+            &vasily.0,
+            "rooms/lock",
+            &[("code", &code), ("locked", "true")]
+        )
+        .await,
         json!(true)
     );
     let room = open(&app, &petr.0, &code).await;
@@ -347,14 +444,24 @@ async fn owners_rename_lock_remove_and_end_and_an_ended_room_is_read_only() {
     assert_eq!(room["Member"]["controls_locked"], true);
 
     // Olga is removed: she is gone from the list and the link no longer lets her in.
-    json_of(&app, &vasily.0, "rooms/remove", &[("code", &code), ("user_id", &olga.1)]).await;
+    json_of(
+        &app,
+        &vasily.0,
+        "rooms/remove",
+        &[("code", &code), ("user_id", &olga.1)],
+    )
+    .await;
     let (status, _) = error_of(app.call_as(&olga.0, "rooms/open", &[("code", &code)]).await).await;
     assert_eq!(status, 403);
     let room = open(&app, &petr.0, &code).await;
     assert_eq!(room["Member"]["members"].as_array().unwrap().len(), 2);
     let (status, error) = error_of(
-        app.call_as(&vasily.0, "rooms/remove", &[("code", &code), ("user_id", &vasily.1)])
-            .await,
+        app.call_as(
+            &vasily.0,
+            "rooms/remove",
+            &[("code", &code), ("user_id", &vasily.1)],
+        )
+        .await,
     )
     .await;
     assert_eq!((status, error), (400, json!({"Invalid": "SelfRemove"})));
@@ -363,8 +470,12 @@ async fn owners_rename_lock_remove_and_end_and_an_ended_room_is_read_only() {
     app.call_as(&vasily.0, "logout", &[]).await;
     let room = open(&app, &petr.0, &code).await;
     assert_eq!(room["Member"]["phase"], "Live");
-    app.call_as(&vasily.0, "login", &[("username", "vasily"), ("password", PASSWORD)])
-        .await;
+    app.call_as(
+        &vasily.0,
+        "login",
+        &[("username", "vasily"), ("password", PASSWORD)],
+    )
+    .await;
 
     // Ended: still readable by its members, changed by no one, entered by no one new.
     json_of(&app, &vasily.0, "rooms/end", &[("code", &code)]).await;
@@ -373,8 +484,14 @@ async fn owners_rename_lock_remove_and_end_and_an_ended_room_is_read_only() {
     assert_eq!(room["Member"]["film"]["id"], FILM);
     assert_eq!(room["Member"]["members"].as_array().unwrap().len(), 2);
     for (endpoint, form) in [
-        ("rooms/rename", vec![("code", code.as_str()), ("name", "again")]),
-        ("rooms/lock", vec![("code", code.as_str()), ("locked", "false")]),
+        (
+            "rooms/rename",
+            vec![("code", code.as_str()), ("name", "again")],
+        ),
+        (
+            "rooms/lock",
+            vec![("code", code.as_str()), ("locked", "false")],
+        ),
         ("rooms/end", vec![("code", code.as_str())]),
     ] {
         let (status, error) = error_of(app.call_as(&vasily.0, endpoint, &form).await).await;
@@ -383,16 +500,34 @@ async fn owners_rename_lock_remove_and_end_and_an_ended_room_is_read_only() {
     let late = person(&app, "late", "Late").await;
     let access = open(&app, &late.0, &code).await;
     assert_eq!(access["Locked"]["phase"], "Ended");
-    let (status, error) = error_of(app.call_as(&late.0, "rooms/enter", &[("code", &code)]).await).await;
+    let (status, error) = error_of(
+        app.call_as(&late.0, "rooms/enter", &[("code", &code)])
+            .await,
+    )
+    .await;
     assert_eq!((status, error), (409, json!("RoomEnded")));
     let room = open(&app, &vasily.0, &code).await;
-    assert_eq!(room["Member"]["members"].as_array().unwrap().len(), 2, "nobody joined after the end");
+    assert_eq!(
+        room["Member"]["members"].as_array().unwrap().len(),
+        2,
+        "nobody joined after the end"
+    );
 
     // Every change went into the room's sequence, numbered 1, 2, 3… without gaps.
     let db = db(&app).await;
     let id = room_id(&db, &code).await;
-    let events = count(&db, "SELECT COUNT(*) FROM room_events WHERE room_id = $1", &id).await;
-    let last = count(&db, "SELECT MAX(seq) FROM room_events WHERE room_id = $1", &id).await;
+    let events = count(
+        &db,
+        "SELECT COUNT(*) FROM room_events WHERE room_id = $1",
+        &id,
+    )
+    .await;
+    let last = count(
+        &db,
+        "SELECT MAX(seq) FROM room_events WHERE room_id = $1",
+        &id,
+    )
+    .await;
     assert_eq!(events, last);
     assert!(events >= 7, "join ×3, rename, lock, remove, end: {events}");
 }
@@ -415,7 +550,11 @@ async fn home_lists_open_public_rooms_and_mine() {
             .map(|r| r["code"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(codes(&lists["public"]), [public.clone()], "only the open public room");
+    assert_eq!(
+        codes(&lists["public"]),
+        [public.clone()],
+        "only the open public room"
+    );
     assert!(codes(&lists["mine"]).is_empty());
     assert_eq!(lists["public"][0]["participants"], 1);
     assert_eq!(lists["public"][0]["owner_name"], "Vasily");
@@ -444,13 +583,29 @@ async fn following_a_link_logged_out_returns_to_the_room_after_login() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap().replace("<!>", "");
-    assert!(html.contains("Василий invites you to watch Metropolis"), "{html}");
-    assert!(html.contains(r#"property="og:title" content="Василий invites you to watch Metropolis""#));
-    assert!(html.contains(r#"property="og:image" content="http"#), "an absolute poster");
+    assert!(
+        html.contains("Василий invites you to watch Metropolis"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"property="og:title" content="Василий invites you to watch Metropolis""#)
+    );
+    assert!(
+        html.contains(r#"property="og:image" content="http"#),
+        "an absolute poster"
+    );
     let next = format!("/r/{code}");
     assert!(html.contains(&format!(r#"href="/login?next={next}""#)));
     let res = app
-        .call_as(&guest, "login", &[("username", "petr"), ("password", PASSWORD), ("next", &next)])
+        .call_as(
+            &guest,
+            "login",
+            &[
+                ("username", "petr"),
+                ("password", PASSWORD),
+                ("next", &next),
+            ],
+        )
         .await;
     assert_eq!(res.headers()["location"], next.as_str());
     let room = open(&app, &guest, &code).await;
@@ -479,13 +634,27 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
         &[("friends[0]", &petr.1), ("starts_at", &later.to_string())],
     )
     .await;
-    assert_eq!(json_of(&app, &petr.0, "notifications/unread", &[]).await, json!(1), "the invitation");
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now).await.unwrap();
+    assert_eq!(
+        json_of(&app, &petr.0, "notifications/unread", &[]).await,
+        json!(1),
+        "the invitation"
+    );
+    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+        .await
+        .unwrap();
     assert_eq!(report.started, 0);
-    let report = app::rooms::ssr::maintain(&db, grace, retention, later + 1).await.unwrap();
+    let report = app::rooms::ssr::maintain(&db, grace, retention, later + 1)
+        .await
+        .unwrap();
     assert_eq!(report.started, 1);
-    app::rooms::ssr::maintain(&db, grace, retention, later + 2).await.unwrap();
-    assert_eq!(json_of(&app, &petr.0, "notifications/unread", &[]).await, json!(2), "…and the start, once");
+    app::rooms::ssr::maintain(&db, grace, retention, later + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(&app, &petr.0, "notifications/unread", &[]).await,
+        json!(2),
+        "…and the start, once"
+    );
     let list = json_of(&app, &petr.0, "notifications", &[]).await;
     assert_eq!(list[0]["kind"], "room_starting");
     assert_eq!(list[0]["room_code"], scheduled.as_str());
@@ -506,11 +675,22 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
             .await
             .unwrap();
     }
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now).await.unwrap();
+    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+        .await
+        .unwrap();
     assert_eq!(report.ended, 1);
-    assert_eq!(open(&app, &vasily.0, &finished_and_left).await["Member"]["phase"], "Ended");
-    assert_eq!(open(&app, &vasily.0, &finished_but_here).await["Member"]["phase"], "Live");
-    assert_eq!(open(&app, &vasily.0, &watching).await["Member"]["phase"], "Live");
+    assert_eq!(
+        open(&app, &vasily.0, &finished_and_left).await["Member"]["phase"],
+        "Ended"
+    );
+    assert_eq!(
+        open(&app, &vasily.0, &finished_but_here).await["Member"]["phase"],
+        "Live"
+    );
+    assert_eq!(
+        open(&app, &vasily.0, &watching).await["Member"]["phase"],
+        "Live"
+    );
 
     // Retention: rooms ended more than 7 days ago lose their events; nothing else does.
     let long_ago = create(&app, &vasily, &[]).await;
@@ -530,22 +710,32 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
         let db = db.clone();
         async move {
             let id = room_id(&db, &code).await;
-            count(&db, "SELECT COUNT(*) FROM room_events WHERE room_id = $1", &id).await
+            count(
+                &db,
+                "SELECT COUNT(*) FROM room_events WHERE room_id = $1",
+                &id,
+            )
+            .await
         }
     };
     let before: Vec<i64> = futures::future::join_all(
-        [&long_ago, &recently, &watching, &finished_and_left]
-            .map(|c| events_of(c.clone())),
+        [&long_ago, &recently, &watching, &finished_and_left].map(|c| events_of(c.clone())),
     )
     .await;
     assert!(before.iter().all(|&n| n > 0), "{before:?}");
-    let report = app::rooms::ssr::maintain(&db, grace, None, now).await.unwrap();
-    assert_eq!(report.purged, 0, "no retention configured: everything is kept");
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now).await.unwrap();
+    let report = app::rooms::ssr::maintain(&db, grace, None, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.purged, 0,
+        "no retention configured: everything is kept"
+    );
+    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+        .await
+        .unwrap();
     assert_eq!(report.purged, 1);
     let after: Vec<i64> = futures::future::join_all(
-        [&long_ago, &recently, &watching, &finished_and_left]
-            .map(|c| events_of(c.clone())),
+        [&long_ago, &recently, &watching, &finished_and_left].map(|c| events_of(c.clone())),
     )
     .await;
     assert_eq!(after[0], 0, "the old room's events are gone");
@@ -555,6 +745,8 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
     assert_eq!(room["Member"]["purged"], true);
     assert_eq!(room["Member"]["film"]["id"], FILM);
     assert_eq!(room["Member"]["members"].as_array().unwrap().len(), 1);
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now).await.unwrap();
+    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+        .await
+        .unwrap();
     assert_eq!(report.purged, 0, "idempotent");
 }

@@ -110,7 +110,12 @@ pub fn countdown(ms_left: i64) -> (i64, i64, i64, i64) {
 
 /// Should a finished room with nobody in it end now? `last_active` is when someone was last
 /// connected; the film must have reached its end and the grace period passed since both.
-pub fn grace_expired(finished_at: Option<i64>, last_active: Option<i64>, grace_ms: i64, now: i64) -> bool {
+pub fn grace_expired(
+    finished_at: Option<i64>,
+    last_active: Option<i64>,
+    grace_ms: i64,
+    now: i64,
+) -> bool {
     match finished_at {
         Some(finished) => finished.max(last_active.unwrap_or(0)) + grace_ms <= now,
         None => false,
@@ -144,7 +149,10 @@ mod tests {
         assert_eq!(room_password(Some("")).unwrap(), None);
         assert_eq!(room_password(None).unwrap(), None);
         assert!(room_password(Some("abc")).is_err());
-        assert_eq!(room_password(Some(" пароль ")).unwrap().as_deref(), Some(" пароль "));
+        assert_eq!(
+            room_password(Some(" пароль ")).unwrap().as_deref(),
+            Some(" пароль ")
+        );
         assert!(room_password(Some(&"x".repeat(129))).is_err());
     }
 
@@ -161,8 +169,14 @@ mod tests {
     #[test]
     fn keys_come_from_the_fragment() {
         let key = "abcdefghjkmnpqrs";
-        assert_eq!(key_from_fragment(&format!("#k={key}")).as_deref(), Some(key));
-        assert_eq!(key_from_fragment(&format!("x=1&k={key}")).as_deref(), Some(key));
+        assert_eq!(
+            key_from_fragment(&format!("#k={key}")).as_deref(),
+            Some(key)
+        );
+        assert_eq!(
+            key_from_fragment(&format!("x=1&k={key}")).as_deref(),
+            Some(key)
+        );
         assert_eq!(key_from_fragment("#k=short"), None);
         assert_eq!(key_from_fragment("#k=abcdefghjkmnpqr0"), None);
         assert_eq!(key_from_fragment(""), None);

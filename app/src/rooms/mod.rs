@@ -302,49 +302,47 @@ pub fn WatchTogether(
                     </Transition>
                     <fieldset class="room-settings">
                         <legend>{t!(i18n, room_settings)}</legend>
-                        <label class="check">
+                        <div class="check">
                             <input
                                 type="checkbox"
+                                id="room-private"
                                 name="private"
                                 prop:checked=move || private.get()
                                 on:change=move |ev| private.set(event_target_checked(&ev))
                             />
-                            {t!(i18n, private_room)}
-                        </label>
+                            <label for="room-private">{t!(i18n, private_room)}</label>
+                        </div>
                         <Show when=move || private.get()>
-                            <label>
-                                {t!(i18n, room_password)}
-                                <input
+                            <label for="room-password">{t!(i18n, room_password)}</label>
+                            <input
                                     type="password"
+                                    id="room-password"
                                     name="password"
                                     autocomplete="new-password"
                                     maxlength="128"
                                     prop:value=move || password.get()
                                     on:input=move |ev| password.set(event_target_value(&ev))
                                 />
-                            </label>
                             <p class="hint">{t!(i18n, room_password_hint)}</p>
                         </Show>
-                        <label>
-                            {t!(i18n, starts_at)}
-                            <input
+                        <label for="room-starts">{t!(i18n, starts_at)}</label>
+                        <input
                                 type="datetime-local"
+                                id="room-starts"
                                 name="starts_at"
                                 prop:value=move || starts.get()
                                 on:input=move |ev| starts.set(event_target_value(&ev))
                             />
-                        </label>
-                        <label>
-                            {t!(i18n, participant_limit)}
-                            <input
+                        <label for="room-limit">{t!(i18n, participant_limit)}</label>
+                        <input
                                 type="number"
+                                id="room-limit"
                                 name="max_participants"
                                 min=domain::MIN_LIMIT
                                 max=domain::MAX_LIMIT
                                 prop:value=move || limit.get()
                                 on:input=move |ev| limit.set(event_target_value(&ev))
                             />
-                        </label>
                     </fieldset>
                     <button type="submit" class="primary" disabled=move || start.pending().get()>
                         {move || if chosen.with(BTreeSet::is_empty) {
@@ -482,9 +480,7 @@ fn PhaseLine(phase: Phase, starts_at: Option<i64>) -> impl IntoView {
         (Phase::Scheduled, Some(at)) => Some(
             view! { <p class="phase">{t!(i18n, starts)} " " <LocalTime ms=at /></p> }.into_any(),
         ),
-        (Phase::Ended, _) => {
-            Some(view! { <p class="phase">{t!(i18n, room_ended)}</p> }.into_any())
-        }
+        (Phase::Ended, _) => Some(view! { <p class="phase">{t!(i18n, room_ended)}</p> }.into_any()),
         _ => None,
     }
 }
@@ -537,10 +533,8 @@ fn Locked(preview: RoomPreview, room: Resource<Result<RoomAccess, AppError>>) ->
                 view! {
                     <ActionForm action=enter>
                         <input type="hidden" name="code" value=preview.code.clone() />
-                        <label>
-                            {t!(i18n, room_password)}
-                            <input type="password" name="password" required autocomplete="off" maxlength="128" />
-                        </label>
+                        <label for="enter-password">{t!(i18n, room_password)}</label>
+                        <input type="password" id="enter-password" name="password" required autocomplete="off" maxlength="128" />
                         <button type="submit" class="primary" disabled=move || enter.pending().get()>
                             {t!(i18n, join)}
                         </button>
@@ -607,7 +601,8 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
     let phase = Memo::new(move |_| domain::phase(starts_at, ended_at, now.get()));
     let stage = {
         let v = v.clone();
-        move || match phase.get() {
+        move || {
+            match phase.get() {
             Phase::Scheduled => {
                 let at = v.starts_at.unwrap_or_default();
                 view! { <Countdown at now poster=v.film.poster_url() /> }.into_any()
@@ -628,6 +623,7 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
                     </p>
                 </div>
             }.into_any(),
+        }
         }
     };
     let name = RwSignal::new(v.name.clone());
@@ -849,11 +845,15 @@ fn OwnerControls(
         }
     });
     let error = move || {
-        [rename.value().get().map(|r| r.map(|_| ())), lock.value().get().map(|r| r.map(|_| ())), end.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(Result::err)
-            .map(|error| view! { <p class="error" role="alert"><ErrorMessage error /></p> })
+        [
+            rename.value().get().map(|r| r.map(|_| ())),
+            lock.value().get().map(|r| r.map(|_| ())),
+            end.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|error| view! { <p class="error" role="alert"><ErrorMessage error /></p> })
     };
     view! {
         <section class="owner-controls">
@@ -862,29 +862,29 @@ fn OwnerControls(
                 ev.prevent_default();
                 rename.dispatch(RenameRoom { code: code.get_value(), name: draft.get_untracked() });
             }>
-                <label>
-                    {t!(i18n, room_name)}
-                    <input
+                <label for="room-name">{t!(i18n, room_name)}</label>
+                <input
                         type="text"
+                        id="room-name"
                         name="name"
                         maxlength="100"
                         required
                         prop:value=move || draft.get()
                         on:input=move |ev| draft.set(event_target_value(&ev))
                     />
-                </label>
                 <button type="submit" class="small" disabled=move || rename.pending().get()>{t!(i18n, rename)}</button>
             </form>
-            <label class="check">
+            <div class="check">
                 <input
                     type="checkbox"
+                    id="room-locked"
                     prop:checked=move || locked.get()
                     on:change=move |ev| {
                         lock.dispatch(LockRoomControls { code: code.get_value(), locked: event_target_checked(&ev) });
                     }
                 />
-                {t!(i18n, lock_controls)}
-            </label>
+                <label for="room-locked">{t!(i18n, lock_controls)}</label>
+            </div>
             <button
                 type="button"
                 class="danger small"

@@ -6,7 +6,7 @@
 //! private room not even that: no film, no name, no people.
 
 use super::domain::{self, Phase, KEY_LEN};
-use super::{Member, RoomAccess, RoomPreview, RoomSummary, RoomView, RoomLists};
+use super::{Member, RoomAccess, RoomLists, RoomPreview, RoomSummary, RoomView};
 use crate::accounts::ssr::{current_user, hash_secret, require_user, state, verify_password};
 use crate::accounts::User;
 use crate::catalog::ssr::{card, share_image, CARD_COLUMNS};
@@ -102,8 +102,8 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         }
     }
     let pool = &state().db.pool;
-    let russian = leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>()
-        == crate::i18n::Locale::ru;
+    let russian =
+        leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>() == crate::i18n::Locale::ru;
     let title: String = sqlx::query("SELECT title_en, title_ru FROM films WHERE id = $1")
         .bind(new.film_id)
         .fetch_optional(pool)
@@ -297,10 +297,12 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
     let now = now_ms();
     let (film, owner) = if reveal {
         let pool = &state().db.pool;
-        let film = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"))
-            .bind(&room.film_id)
-            .fetch_one(pool)
-            .await?;
+        let film = sqlx::query(&format!(
+            "SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"
+        ))
+        .bind(&room.film_id)
+        .fetch_one(pool)
+        .await?;
         let owner: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
             .bind(&room.owner_id)
             .fetch_one(pool)
@@ -361,10 +363,7 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
         .unwrap_or_default();
     let url = room_url(&room.code);
     Ok(RoomView {
-        key_url: room
-            .access_key
-            .as_ref()
-            .map(|key| format!("{url}#k={key}")),
+        key_url: room.access_key.as_ref().map(|key| format!("{url}#k={key}")),
         url,
         code: room.code.clone(),
         name: room.name.clone(),
@@ -444,16 +443,29 @@ pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Res
     let key = key.map(str::trim).filter(|k| !k.is_empty());
     let password = password.filter(|p| !p.is_empty());
     let admitted = match (key, password) {
-        (Some(given), _) if room.access_key.as_deref().is_some_and(|k| domain::keys_match(given, k)) => true,
-        (_, Some(p)) if p.chars().count() <= domain::PASSWORD_MAX_CHARS && room.password_hash.is_some() => {
+        (Some(given), _)
+            if room
+                .access_key
+                .as_deref()
+                .is_some_and(|k| domain::keys_match(given, k)) =>
+        {
+            true
+        }
+        (_, Some(p))
+            if p.chars().count() <= domain::PASSWORD_MAX_CHARS && room.password_hash.is_some() =>
+        {
             verify_password(p.to_owned(), room.password_hash.clone()).await?
         }
         (None, None) => return Err(AppError::WrongRoomPassword),
         _ => false,
     };
     if !admitted {
-        state.room_password_failures_per_user.record_failure(&per_user);
-        state.room_password_failures_per_room.record_failure(&room.id);
+        state
+            .room_password_failures_per_user
+            .record_failure(&per_user);
+        state
+            .room_password_failures_per_room
+            .record_failure(&room.id);
         return Err(AppError::WrongRoomPassword);
     }
     state.room_password_failures_per_user.reset(&per_user);
@@ -497,7 +509,8 @@ async fn owner_change(room: &Room, me: &User, change: Change) -> Result<(), AppE
         Change::ControlsLocked(locked) => (
             "controls",
             serde_json::json!({ "locked": locked }).to_string(),
-            sqlx::query("UPDATE rooms SET controls_locked = $1 WHERE id = $2").bind(i64::from(*locked)),
+            sqlx::query("UPDATE rooms SET controls_locked = $1 WHERE id = $2")
+                .bind(i64::from(*locked)),
         ),
         Change::Ended(at) => (
             "end",
@@ -564,12 +577,18 @@ pub async fn end(code: &str) -> Result<(), AppError> {
     owner_change(&room, &me, Change::Ended(now_ms())).await
 }
 
-const SUMMARY_COLUMNS: &str = "r.code, r.name, r.is_private, r.starts_at, r.created_at, r.ended_at, \
+const SUMMARY_COLUMNS: &str =
+    "r.code, r.name, r.is_private, r.starts_at, r.created_at, r.ended_at, \
      r.owner_id, o.display_name AS owner_name, \
      (SELECT COUNT(*) FROM room_members p \
       WHERE p.room_id = r.id AND p.joined_at IS NOT NULL AND p.removed_at IS NULL) AS participants";
 
-fn summary(row: &AnyRow, film: crate::catalog::FilmCard, me: Option<&str>, now: i64) -> Result<RoomSummary, sqlx::Error> {
+fn summary(
+    row: &AnyRow,
+    film: crate::catalog::FilmCard,
+    me: Option<&str>,
+    now: i64,
+) -> Result<RoomSummary, sqlx::Error> {
     let owner_id: String = row.try_get("owner_id")?;
     Ok(RoomSummary {
         code: row.try_get("code")?,
@@ -636,7 +655,10 @@ pub async fn calendar(
     match calendar_file(&app, &session, &code).await {
         Ok(ics) => (
             [
-                (http::header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()),
+                (
+                    http::header::CONTENT_TYPE,
+                    "text/calendar; charset=utf-8".to_owned(),
+                ),
                 (
                     http::header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"kino-{code}.ics\""),
@@ -796,14 +818,13 @@ pub async fn maintain(
             let room_id: String = row.try_get("id")?;
             let mut tx = pool.begin().await?;
             append_event(&mut tx, &room_id, "end", None, "", now).await?;
-            report.ended += sqlx::query(
-                "UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
-            )
-            .bind(now)
-            .bind(&room_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            report.ended +=
+                sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                    .bind(now)
+                    .bind(&room_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             tx.commit().await?;
         }
     }
@@ -851,4 +872,3 @@ pub async fn run_maintenance(
         }
     }
 }
-
