@@ -9,6 +9,7 @@
 //! room asks for its password.
 
 pub mod domain;
+pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 

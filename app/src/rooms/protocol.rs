@@ -1,0 +1,226 @@
+//! The room channel's messages, shared by the server and the WASM client: one JSON object per
+//! websocket text frame, tagged by `"t"`. Version 1. Everything a client sends is checked here
+//! (`ClientMsg::parse`) before the server acts on it, so a malformed or out-of-range message
+//! becomes an `Error` answer and never a panic.
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The largest frame a client may send; the server refuses anything bigger.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+pub const CHAT_MAX_CHARS: usize = 2000;
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+/// Positions beyond two days are nonsense for a film.
+pub const MAX_POSITION_MS: f64 = 48.0 * 3600.0 * 1000.0;
+pub const MIN_RATE: f64 = 0.25;
+pub const MAX_RATE: f64 = 4.0;
+/// The reactions' palette.
+pub const REACTIONS: [&str; 8] = ["👍", "😂", "😮", "😢", "😡", "❤️", "🔥", "👏"];
+
+/// What a client says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on every (re)connect: the protocol version and the last sequence seen
+    /// (0 for none); the answer is the state and everything after `last_seq`.
+    Hello {
+        v: u32,
+        last_seq: i64,
+    },
+    /// Clock sync: `t0` is the client's clock when sent.
+    Ping {
+        t0: f64,
+    },
+    Play {
+        position: f64,
+    },
+    Pause {
+        position: f64,
+    },
+    Seek {
+        position: f64,
+    },
+    Rate {
+        rate: f64,
+    },
+    /// A chat message; `id` is chosen by the client so a retried send is recognised.
+    Chat {
+        id: String,
+        text: String,
+        position: f64,
+    },
+    React {
+        emoji: String,
+        position: f64,
+    },
+    /// The local video stalled (`true`) or can play again (`false`).
+    Buffering {
+        stalled: bool,
+    },
+    /// Older chat, before `before_seq` (the latest page comes with `Hello`).
+    History {
+        before_seq: i64,
+    },
+}
+
+/// Why a client's message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtoError {
+    /// Not JSON, or not a message this version knows.
+    Malformed,
+    TooLarge,
+    UnsupportedVersion,
+    /// NaN, negative or absurd positions; rates outside 0.25–4.
+    OutOfRange,
+    ChatLength,
+    UnknownReaction,
+    /// The owner has locked playback controls.
+    ControlsLocked,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// The room has ended: it is read-only.
+    RoomEnded,
+}
+
+impl ClientMsg {
+    /// Reads and checks one text frame.
+    pub fn parse(frame: &str) -> Result<Self, ProtoError> {
+        if frame.len() > MAX_FRAME_BYTES {
+            return Err(ProtoError::TooLarge);
+        }
+        let msg: ClientMsg = serde_json::from_str(frame).map_err(|_| ProtoError::Malformed)?;
+        msg.check()?;
+        Ok(msg)
+    }
+
+    fn check(&self) -> Result<(), ProtoError> {
+        let position_ok = |p: f64| p.is_finite() && (0.0..=MAX_POSITION_MS).contains(&p);
+        match self {
+            ClientMsg::Hello { v, last_seq } => {
+                if *v != PROTOCOL_VERSION {
+                    return Err(ProtoError::UnsupportedVersion);
+                }
+                if *last_seq < 0 {
+                    return Err(ProtoError::OutOfRange);
+                }
+            }
+            ClientMsg::Ping { t0 } if !t0.is_finite() => return Err(ProtoError::OutOfRange),
+            ClientMsg::Play { position }
+            | ClientMsg::Pause { position }
+            | ClientMsg::Seek { position }
+            | ClientMsg::React { position, .. }
+            | ClientMsg::Chat { position, .. }
+                if !position_ok(*position) =>
+            {
+                return Err(ProtoError::OutOfRange)
+            }
+            ClientMsg::Rate { rate }
+                if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)) =>
+            {
+                return Err(ProtoError::OutOfRange)
+            }
+            ClientMsg::History { before_seq } if *before_seq < 1 => {
+                return Err(ProtoError::OutOfRange)
+            }
+            _ => {}
+        }
+        match self {
+            ClientMsg::Chat { id, text, .. } => {
+                let count = text.trim().chars().count();
+                if id.is_empty() || id.chars().count() > CLIENT_ID_MAX_CHARS {
+                    return Err(ProtoError::Malformed);
+                }
+                if count == 0 || count > CHAT_MAX_CHARS {
+                    return Err(ProtoError::ChatLength);
+                }
+            }
+            ClientMsg::React { emoji, .. } if !REACTIONS.contains(&emoji.as_str()) => {
+                return Err(ProtoError::UnknownReaction)
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Does this message change playback (and so obey locked controls)?
+    pub fn is_control(&self) -> bool {
+        matches!(
+            self,
+            ClientMsg::Play { .. }
+                | ClientMsg::Pause { .. }
+                | ClientMsg::Seek { .. }
+                | ClientMsg::Rate { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_messages_parse() {
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"hello","v":1,"last_seq":0}"#),
+            Ok(ClientMsg::Hello { v: 1, last_seq: 0 })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"seek","position":1800000}"#),
+            Ok(ClientMsg::Seek {
+                position: 1_800_000.0
+            })
+        );
+        let chat = ClientMsg::parse(r#"{"t":"chat","id":"c-1","text":" привет ","position":0}"#);
+        assert!(matches!(chat, Ok(ClientMsg::Chat { .. })));
+        assert!(ClientMsg::parse(r#"{"t":"react","emoji":"🔥","position":12}"#).is_ok());
+        assert!(ClientMsg::Pause { position: 1.0 }.is_control());
+        assert!(!ClientMsg::Ping { t0: 1.0 }.is_control());
+    }
+
+    #[test]
+    fn bad_messages_say_why() {
+        use ProtoError::*;
+        for (frame, why) in [
+            ("not json", Malformed),
+            (r#"{"t":"dance"}"#, Malformed),
+            (r#"{"t":"seek","position":"ten"}"#, Malformed),
+            (r#"{"t":"hello","v":2,"last_seq":0}"#, UnsupportedVersion),
+            (r#"{"t":"hello","v":1,"last_seq":-1}"#, OutOfRange),
+            (r#"{"t":"seek","position":-1}"#, OutOfRange),
+            (r#"{"t":"seek","position":1e300}"#, OutOfRange),
+            (r#"{"t":"rate","rate":10}"#, OutOfRange),
+            (r#"{"t":"rate","rate":0}"#, OutOfRange),
+            (r#"{"t":"history","before_seq":0}"#, OutOfRange),
+            (
+                r#"{"t":"chat","id":"a","text":"   ","position":0}"#,
+                ChatLength,
+            ),
+            (
+                r#"{"t":"chat","id":"","text":"hi","position":0}"#,
+                Malformed,
+            ),
+            (
+                r#"{"t":"react","emoji":"<b>","position":0}"#,
+                UnknownReaction,
+            ),
+        ] {
+            assert_eq!(ClientMsg::parse(frame), Err(why), "{frame}");
+        }
+        let long = format!(
+            r#"{{"t":"chat","id":"a","text":"{}","position":0}}"#,
+            "я".repeat(CHAT_MAX_CHARS + 1)
+        );
+        assert_eq!(ClientMsg::parse(&long), Err(ChatLength));
+        let ok = format!(
+            r#"{{"t":"chat","id":"a","text":"{}","position":0}}"#,
+            "я".repeat(CHAT_MAX_CHARS)
+        );
+        assert!(
+            ClientMsg::parse(&ok).is_ok(),
+            "2000 Cyrillic characters fit in a frame"
+        );
+        let huge = "x".repeat(MAX_FRAME_BYTES + 1);
+        assert_eq!(ClientMsg::parse(&huge), Err(TooLarge));
+    }
+}
