@@ -16,6 +16,8 @@ pub struct AppState {
     pub login_failures_per_ip: Arc<FailureLimiter>,
     pub room_password_failures_per_user: Arc<FailureLimiter>,
     pub room_password_failures_per_room: Arc<FailureLimiter>,
+    /// The rooms with sockets on this node (the room channel).
+    pub hub: Arc<crate::rooms::channel::Hub>,
 }
 
 /// Settings the app itself needs (the server's flags carry the rest).
@@ -70,6 +72,7 @@ impl AppState {
                 config.room_password_max_failures_per_room,
                 config.login_failure_window,
             )),
+            hub: Arc::default(),
             leptos_options,
             db,
             config: Arc::new(config),

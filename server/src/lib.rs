@@ -85,6 +85,7 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
         .route("/healthz", get(healthz))
         .route("/posters/{file}", get(poster))
         .route("/r/{code}/calendar.ics", get(app::rooms::ssr::calendar))
+        .route("/ws/rooms/{code}", get(app::rooms::channel::upgrade))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

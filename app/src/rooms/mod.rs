@@ -8,6 +8,8 @@
 //! preview bot, not a `Referer` — yet the page reads it and enters with it. Without the key the
 //! room asks for its password.
 
+#[cfg(feature = "ssr")]
+pub mod channel;
 pub mod domain;
 pub mod protocol;
 #[cfg(feature = "ssr")]

@@ -155,6 +155,147 @@ impl ClientMsg {
     }
 }
 
+/// Something that happened in a room, in the room's order. Stored as JSON in
+/// `room_events.body` (the `kind` column repeats the tag for queries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Join,
+    Leave,
+    Play {
+        position: f64,
+    },
+    Pause {
+        position: f64,
+    },
+    Seek {
+        from: f64,
+        to: f64,
+    },
+    Rate {
+        rate: f64,
+    },
+    Chat {
+        id: String,
+        text: String,
+        position: f64,
+    },
+    React {
+        emoji: String,
+        position: f64,
+    },
+    Rename {
+        name: String,
+    },
+    Controls {
+        locked: bool,
+    },
+    Remove {
+        user: String,
+    },
+    End,
+}
+
+impl EventKind {
+    /// The tag, as stored in `room_events.kind`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventKind::Join => "join",
+            EventKind::Leave => "leave",
+            EventKind::Play { .. } => "play",
+            EventKind::Pause { .. } => "pause",
+            EventKind::Seek { .. } => "seek",
+            EventKind::Rate { .. } => "rate",
+            EventKind::Chat { .. } => "chat",
+            EventKind::React { .. } => "react",
+            EventKind::Rename { .. } => "rename",
+            EventKind::Controls { .. } => "controls",
+            EventKind::Remove { .. } => "remove",
+            EventKind::End => "end",
+        }
+    }
+
+    /// Reads a stored event: the JSON body, or — for events without one — just the tag.
+    pub fn from_stored(tag: &str, body: &str) -> Option<Self> {
+        if let Ok(kind) = serde_json::from_str::<EventKind>(body) {
+            return Some(kind);
+        }
+        serde_json::from_value(serde_json::json!({ "kind": tag })).ok()
+    }
+}
+
+/// One event as sent to clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomEvent {
+    pub seq: i64,
+    /// Server time, ms since the epoch.
+    pub at: i64,
+    /// Who did it (none for the lifecycle job).
+    pub user: Option<String>,
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Someone connected to the room right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Present {
+    pub user: String,
+    pub name: String,
+    pub buffering: bool,
+}
+
+/// What a client needs to (re)join: who it is, the playback state, the room's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub me: String,
+    pub owner: String,
+    pub playback: crate::sync::Playback,
+    pub controls_locked: bool,
+    pub ended: bool,
+    pub present: Vec<Present>,
+    /// The room's last sequence number.
+    pub seq: i64,
+}
+
+/// What the server says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to `Hello`: the state, then the events after the client's `last_seq` (or,
+    /// on a first connect or after a long absence, the latest page with `more` set).
+    Welcome {
+        v: u32,
+        snapshot: Snapshot,
+        events: Vec<RoomEvent>,
+        more: bool,
+    },
+    /// Clock sync: the client's `t0`, the server's receive and send times.
+    Pong {
+        t0: f64,
+        t1: f64,
+        t2: f64,
+    },
+    Event(RoomEvent),
+    /// The playback state after a control event (sent with it).
+    Playback {
+        playback: crate::sync::Playback,
+        seq: i64,
+    },
+    /// Who is connected (and buffering) changed.
+    Presence {
+        present: Vec<Present>,
+    },
+    /// An older page of events, for scrolling back.
+    History {
+        events: Vec<RoomEvent>,
+        more: bool,
+    },
+    Error {
+        error: ProtoError,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,9 @@
 //! room becomes a member by opening it; anyone else sees only what a link preview needs — and of a
 //! private room not even that: no film, no name, no people.
 
+use super::channel::{append, write_event, RoomUpdate};
 use super::domain::{self, Phase, KEY_LEN};
+use super::protocol::EventKind;
 use super::{Member, RoomAccess, RoomLists, RoomPreview, RoomSummary, RoomView};
 use crate::accounts::ssr::{current_user, hash_secret, require_user, state, verify_password};
 use crate::accounts::User;
@@ -18,7 +20,7 @@ use crate::friends::Person;
 use crate::opinions::ssr::missing_film_is_not_found;
 use rand::Rng;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// How many friends one "Start session" may invite (the largest limit less its owner).
 pub const MAX_INVITED: usize = (domain::MAX_LIMIT - 1) as usize;
@@ -43,38 +45,6 @@ fn new_key() -> String {
 
 fn room_url(code: &str) -> String {
     format!("{}/r/{code}", state().config.public_url)
-}
-
-/// Writes the room's next event and returns its sequence number. Bumping the counter first also
-/// locks the room's row (PostgreSQL) or takes the write lock (SQLite) for the rest of `tx`, so
-/// whatever `tx` counts next (the participants, say) cannot change under it.
-pub async fn append_event(
-    tx: &mut Transaction<'_, Any>,
-    room_id: &str,
-    kind: &str,
-    user_id: Option<&str>,
-    body: &str,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    let seq: i64 =
-        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-            .bind(room_id)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("last_seq")?;
-    sqlx::query(
-        "INSERT INTO room_events (room_id, seq, kind, user_id, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(room_id)
-    .bind(seq)
-    .bind(kind)
-    .bind(user_id.map(str::to_owned))
-    .bind(body)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(seq)
 }
 
 /// Creates a room for a film owned by the signed-in user, invites the chosen friends (each must
@@ -170,7 +140,6 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         .await
         .map_err(|e| on_unique_violation(e, AppError::Internal))?;
     }
-    append_event(&mut tx, &room_id, "join", Some(&me.id), "", now).await?;
     tx.commit().await?;
     for friend in &invited {
         notify_room_invite(friend, &me.id, &room_id).await?;
@@ -259,11 +228,16 @@ async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
 }
 
 /// Makes `user_id` a participant unless the room is full. Counting and joining happen under the
-/// room's lock (see `append_event`), so two people cannot both take the last seat.
+/// room's lock, so two people cannot both take the last seat.
 async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
     let now = now_ms();
     let mut tx = state().db.pool.begin().await?;
-    append_event(&mut tx, &room.id, "join", Some(user_id), "", now).await?;
+    // An update that changes nothing still locks the room's row (PostgreSQL) or takes the
+    // write lock (SQLite): the seats counted next cannot change under this transaction.
+    sqlx::query("UPDATE rooms SET last_seq = last_seq WHERE id = $1")
+        .bind(&room.id)
+        .execute(&mut *tx)
+        .await?;
     let joined: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM room_members \
          WHERE room_id = $1 AND joined_at IS NOT NULL AND removed_at IS NULL",
@@ -490,50 +464,40 @@ async fn owned(code: &str) -> Result<(Room, User), AppError> {
     Ok((room, me))
 }
 
-/// A setting the owner changes, recorded as an event of the room.
-enum Change {
-    Name(String),
-    ControlsLocked(bool),
-    Ended(i64),
-}
-
-async fn owner_change(room: &Room, me: &User, change: Change) -> Result<(), AppError> {
-    let now = now_ms();
-    let mut tx = state().db.pool.begin().await?;
-    let (kind, body, update) = match &change {
-        Change::Name(name) => (
-            "rename",
-            serde_json::json!({ "name": name }).to_string(),
-            sqlx::query("UPDATE rooms SET name = $1 WHERE id = $2").bind(name.clone()),
-        ),
-        Change::ControlsLocked(locked) => (
-            "controls",
-            serde_json::json!({ "locked": locked }).to_string(),
-            sqlx::query("UPDATE rooms SET controls_locked = $1 WHERE id = $2")
-                .bind(i64::from(*locked)),
-        ),
-        Change::Ended(at) => (
-            "end",
-            String::new(),
-            sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2").bind(*at),
-        ),
-    };
-    append_event(&mut tx, &room.id, kind, Some(&me.id), &body, now).await?;
-    update.bind(&room.id).execute(&mut *tx).await?;
-    tx.commit().await?;
+/// Writes the owner's change as the room's next event (with the change itself, in one
+/// transaction) and tells everyone connected.
+async fn owner_change(
+    room: &Room,
+    me: &User,
+    kind: EventKind,
+    update: RoomUpdate,
+) -> Result<(), AppError> {
+    write_event(&state(), &room.id, Some(me), kind, None, Some(update)).await?;
     Ok(())
 }
 
 pub async fn rename(code: &str, name: &str) -> Result<String, AppError> {
     let name = domain::room_name(name)?;
     let (room, me) = owned(code).await?;
-    owner_change(&room, &me, Change::Name(name.clone())).await?;
+    owner_change(
+        &room,
+        &me,
+        EventKind::Rename { name: name.clone() },
+        RoomUpdate::Name(name.clone()),
+    )
+    .await?;
     Ok(name)
 }
 
 pub async fn lock_controls(code: &str, locked: bool) -> Result<bool, AppError> {
     let (room, me) = owned(code).await?;
-    owner_change(&room, &me, Change::ControlsLocked(locked)).await?;
+    owner_change(
+        &room,
+        &me,
+        EventKind::Controls { locked },
+        RoomUpdate::ControlsLocked(locked),
+    )
+    .await?;
     Ok(locked)
 }
 
@@ -543,38 +507,25 @@ pub async fn remove(code: &str, user_id: &str) -> Result<(), AppError> {
     if user_id == me.id {
         return Err(AppError::Invalid(Invalid::SelfRemove));
     }
-    let now = now_ms();
-    let mut tx = state().db.pool.begin().await?;
-    append_event(
-        &mut tx,
-        &room.id,
-        "remove",
-        Some(&me.id),
-        &serde_json::json!({ "user": user_id }).to_string(),
-        now,
-    )
-    .await?;
-    let removed = sqlx::query(
-        "UPDATE room_members SET removed_at = $1 \
-         WHERE room_id = $2 AND user_id = $3 AND removed_at IS NULL",
-    )
-    .bind(now)
-    .bind(&room.id)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if removed == 0 {
-        tx.rollback().await?;
+    if matches!(
+        standing(&room.id, user_id).await?,
+        Standing::Stranger | Standing::Removed
+    ) {
         return Err(AppError::NotFound);
     }
-    tx.commit().await?;
-    Ok(())
+    let update = RoomUpdate::Removed {
+        user: user_id.to_owned(),
+        at: now_ms(),
+    };
+    let kind = EventKind::Remove {
+        user: user_id.to_owned(),
+    };
+    owner_change(&room, &me, kind, update).await
 }
 
 pub async fn end(code: &str) -> Result<(), AppError> {
     let (room, me) = owned(code).await?;
-    owner_change(&room, &me, Change::Ended(now_ms())).await
+    owner_change(&room, &me, EventKind::End, RoomUpdate::Ended(now_ms())).await
 }
 
 const SUMMARY_COLUMNS: &str =
@@ -817,7 +768,7 @@ pub async fn maintain(
         ) {
             let room_id: String = row.try_get("id")?;
             let mut tx = pool.begin().await?;
-            append_event(&mut tx, &room_id, "end", None, "", now).await?;
+            append(&mut tx, &room_id, &EventKind::End, None, None, now).await?;
             report.ended +=
                 sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
                     .bind(now)

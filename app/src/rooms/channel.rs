@@ -1,0 +1,935 @@
+//! The room channel: `GET /ws/rooms/<code>`, one websocket per participant.
+//!
+//! Every change (playback commands, chat, reactions, joins and leaves, the owner's settings) is
+//! written as the room's next event and only then broadcast. On one node a per-room lock around
+//! "write, commit, broadcast" makes the broadcast order the sequence order; a client that falls
+//! behind the broadcast buffer is resent what it missed from the database. A client says which
+//! sequence it saw last whenever it (re)connects and gets the state and everything after it.
+
+use super::protocol::{
+    ClientMsg, EventKind, Present, ProtoError, RoomEvent, ServerMsg, Snapshot, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+};
+use crate::accounts::User;
+use crate::db::{flag, now_ms};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::sync::Playback;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How many events a socket may fall behind before it is resent from the database.
+const BUFFER: usize = 256;
+/// The latest page of events a (re)connecting client gets at most.
+const PAGE: i64 = 200;
+/// A participant whose last socket closed counts as gone after this (a reload is not a leave).
+const LEAVE_GRACE: Duration = Duration::from_secs(5);
+/// Chat and reactions per person: a burst of this many, refilled one per `CHAT_REFILL`.
+const CHAT_BURST: f64 = 8.0;
+const CHAT_REFILL: Duration = Duration::from_millis(500);
+/// How often a connected room notes that someone is there (for the lifecycle job).
+const TOUCH_EVERY_MS: i64 = 60_000;
+/// The first message must come this soon.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One message for every socket of a room: `seq` 0 for what is not an event (presence).
+#[derive(Debug)]
+struct Outgoing {
+    seq: i64,
+    json: String,
+}
+
+#[derive(Debug, Default)]
+struct PresentEntry {
+    name: String,
+    sockets: usize,
+    buffering: bool,
+}
+
+#[derive(Debug)]
+pub struct RoomHub {
+    tx: broadcast::Sender<Arc<Outgoing>>,
+    write: Arc<tokio::sync::Mutex<()>>,
+    present: Mutex<HashMap<String, PresentEntry>>,
+    last_touch: Mutex<i64>,
+    chat_buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RoomHub {
+    fn new() -> Self {
+        Self {
+            tx: broadcast::channel(BUFFER).0,
+            write: Arc::new(tokio::sync::Mutex::new(())),
+            present: Mutex::new(HashMap::new()),
+            last_touch: Mutex::new(0),
+            chat_buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn present(&self) -> Vec<Present> {
+        let map = lock(&self.present);
+        let mut list: Vec<Present> = map
+            .iter()
+            .filter(|(_, e)| e.sockets > 0)
+            .map(|(user, e)| Present {
+                user: user.clone(),
+                name: e.name.clone(),
+                buffering: e.buffering,
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name).then(a.user.cmp(&b.user)));
+        list
+    }
+
+    /// Takes one chat token for `user`; `false` when they are sending too fast.
+    fn take_chat_token(&self, user: &str) -> bool {
+        let mut buckets = lock(&self.chat_buckets);
+        let now = std::time::Instant::now();
+        let (tokens, since) = buckets.entry(user.to_owned()).or_insert((CHAT_BURST, now));
+        let refill = now.duration_since(*since).as_secs_f64() / CHAT_REFILL.as_secs_f64();
+        *tokens = (*tokens + refill).min(CHAT_BURST);
+        *since = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every room with someone connected (or being written to) on this node.
+#[derive(Debug, Default)]
+pub struct Hub {
+    rooms: Mutex<HashMap<String, Arc<RoomHub>>>,
+}
+
+impl Hub {
+    pub fn room(&self, room_id: &str) -> Arc<RoomHub> {
+        lock(&self.rooms)
+            .entry(room_id.to_owned())
+            .or_insert_with(|| Arc::new(RoomHub::new()))
+            .clone()
+    }
+
+    /// Holds the room's write lock: take it before writing an event, keep it until broadcast.
+    pub async fn lock(&self, room_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.room(room_id).write.clone().lock_owned().await
+    }
+
+    /// Sends a written event to every socket of the room.
+    pub fn send_event(&self, room_id: &str, event: RoomEvent) {
+        let seq = event.seq;
+        self.send(room_id, seq, &ServerMsg::Event(event));
+    }
+
+    fn send(&self, room_id: &str, seq: i64, msg: &ServerMsg) {
+        let room = lock(&self.rooms).get(room_id).cloned();
+        if let Some(room) = room {
+            if let Ok(json) = serde_json::to_string(msg) {
+                // No receivers is fine: nobody is connected.
+                let _ = room.tx.send(Arc::new(Outgoing { seq, json }));
+            }
+        }
+    }
+
+    /// Forgets a room nobody is connected to.
+    fn tidy(&self, room_id: &str) {
+        let mut rooms = lock(&self.rooms);
+        if let Some(room) = rooms.get(room_id) {
+            if room.tx.receiver_count() == 0 && lock(&room.present).is_empty() {
+                rooms.remove(room_id);
+            }
+        }
+    }
+
+    /// Is anyone connected to the room on this node?
+    pub fn occupied(&self, room_id: &str) -> bool {
+        lock(&self.rooms)
+            .get(room_id)
+            .is_some_and(|r| lock(&r.present).values().any(|e| e.sockets > 0))
+    }
+}
+
+/// Writes `kind` as the room's next event inside `tx` (which must hold the room's hub lock).
+pub async fn append(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+    kind: &EventKind,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let seq: i64 =
+        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind(room_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("last_seq")?;
+    sqlx::query(
+        "INSERT INTO room_events (room_id, seq, kind, user_id, client_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .bind(kind.tag())
+    .bind(user_id.map(str::to_owned))
+    .bind(client_id.map(str::to_owned))
+    .bind(serde_json::to_string(kind).unwrap_or_default())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(seq)
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Option<RoomEvent>, sqlx::Error> {
+    let tag: String = row.try_get("kind")?;
+    let body: String = row.try_get("body")?;
+    Ok(EventKind::from_stored(&tag, &body).map(|kind| RoomEvent {
+        seq: row.try_get::<i64, _>("seq").unwrap_or_default(),
+        at: row.try_get::<i64, _>("created_at").unwrap_or_default(),
+        user: row.try_get("user_id").ok().flatten(),
+        name: row.try_get("display_name").ok().flatten(),
+        kind,
+    }))
+}
+
+const EVENT_COLUMNS: &str =
+    "e.seq, e.kind, e.body, e.created_at, e.user_id, u.display_name FROM room_events e \
+     LEFT JOIN users u ON u.id = e.user_id";
+
+/// Events after `after`, oldest first, at most `limit` (the latest ones if there are more).
+async fn events_after(
+    app: &AppState,
+    room_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<RoomEvent>, bool), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.seq > $2 ORDER BY e.seq DESC LIMIT $3"
+    ))
+    .bind(room_id)
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let mut events = rows
+        .iter()
+        .take(limit as usize)
+        .filter_map(|r| event_from_row(r).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    events.reverse();
+    Ok((events, more))
+}
+
+/// A page of events before `before`, oldest first.
+async fn events_before(
+    app: &AppState,
+    room_id: &str,
+    before: i64,
+) -> Result<(Vec<RoomEvent>, bool), sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
+    ))
+    .bind(room_id)
+    .bind(before)
+    .bind(PAGE + 1)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let more = rows.len() as i64 > PAGE;
+    let mut events = rows
+        .iter()
+        .take(PAGE as usize)
+        .filter_map(|r| event_from_row(r).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    events.reverse();
+    Ok((events, more))
+}
+
+/// The room as the channel needs it.
+struct RoomRow {
+    owner_id: String,
+    controls_locked: bool,
+    ended: bool,
+    playback: Playback,
+    last_seq: i64,
+}
+
+async fn room_row(app: &AppState, room_id: &str) -> Result<Option<RoomRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT owner_id, controls_locked, ended_at, paused, position_ms, anchor_ms, rate, \
+                last_seq FROM rooms WHERE id = $1",
+    )
+    .bind(room_id)
+    .fetch_optional(&app.db.pool)
+    .await?;
+    row.map(|row| {
+        Ok(RoomRow {
+            owner_id: row.try_get("owner_id")?,
+            controls_locked: flag(&row, "controls_locked")?,
+            ended: row.try_get::<Option<i64>, _>("ended_at")?.is_some(),
+            playback: Playback {
+                paused: flag(&row, "paused")?,
+                position: row.try_get::<i64, _>("position_ms")? as f64,
+                anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
+                rate: row.try_get("rate")?,
+            },
+            last_seq: row.try_get("last_seq")?,
+        })
+    })
+    .transpose()
+}
+
+/// Who may connect: a signed-in member of the room (not removed), from the app's own origin.
+async fn admit(
+    app: &AppState,
+    session: &tower_sessions::Session,
+    code: &str,
+    origin: Option<&str>,
+) -> Result<(User, String), AppError> {
+    let own = app.config.public_url.trim_end_matches('/');
+    if origin.map(|o| o.trim_end_matches('/')) != Some(own) {
+        return Err(AppError::Forbidden);
+    }
+    if !crate::friends::domain::is_code(code) {
+        return Err(AppError::NotFound);
+    }
+    let user_id = crate::accounts::ssr::session_user_id(session)
+        .await
+        .ok_or(AppError::Unauthorized)?;
+    let row = sqlx::query(
+        "SELECT r.id AS room_id, m.joined_at, m.removed_at, u.username, u.display_name \
+         FROM rooms r JOIN users u ON u.id = $2 \
+         LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = u.id \
+         WHERE r.code = $1",
+    )
+    .bind(code)
+    .bind(&user_id)
+    .fetch_optional(&app.db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let member = row.try_get::<Option<i64>, _>("joined_at")?.is_some()
+        && row.try_get::<Option<i64>, _>("removed_at")?.is_none();
+    if !member {
+        return Err(AppError::Forbidden);
+    }
+    Ok((
+        User {
+            id: user_id,
+            username: row.try_get("username")?,
+            display_name: row.try_get("display_name")?,
+        },
+        row.try_get("room_id")?,
+    ))
+}
+
+/// `GET /ws/rooms/<code>`: upgrades for a member from the app's own origin; anyone else gets
+/// 401/403/404 and no socket.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    session: tower_sessions::Session,
+    Path(code): Path<String>,
+    headers: http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    match admit(&app, &session, &code, origin).await {
+        Ok((user, room_id)) => ws
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(4 * 1024)
+            .max_write_buffer_size(1024 * 1024)
+            .max_message_size(MAX_FRAME_BYTES)
+            .max_frame_size(MAX_FRAME_BYTES)
+            .on_upgrade(move |socket| async move {
+                let hub = app.hub.clone();
+                Connection::run(app, user, room_id.clone(), socket).await;
+                hub.tidy(&room_id);
+            }),
+        Err(e) => (
+            http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::FORBIDDEN),
+            e.to_string(),
+        )
+            .into_response(),
+    }
+}
+
+struct Connection {
+    app: AppState,
+    user: User,
+    room_id: String,
+    room: Arc<RoomHub>,
+    /// The last event sequence this socket has been sent.
+    sent: i64,
+}
+
+impl Connection {
+    async fn run(app: AppState, user: User, room_id: String, socket: WebSocket) {
+        let room = app.hub.room(&room_id);
+        let mut conn = Connection {
+            app,
+            user,
+            room_id,
+            room,
+            sent: 0,
+        };
+        let (mut sink, mut stream) = socket.split();
+        // Subscribe before reading the backlog, so nothing falls between the two.
+        let mut rx = conn.room.tx.subscribe();
+        let last_seq = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => match ClientMsg::parse(text.as_str()) {
+                Ok(ClientMsg::Hello { last_seq, .. }) => last_seq,
+                Ok(_) => {
+                    let _ = send(&mut sink, &error(ProtoError::Malformed)).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = send(&mut sink, &error(e)).await;
+                    return;
+                }
+            },
+            _ => return,
+        };
+        conn.enter().await;
+        match conn.welcome(last_seq).await {
+            Ok(msg) => {
+                if send(&mut sink, &msg).await.is_err() {
+                    conn.leave();
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "room channel: welcome failed");
+                conn.leave();
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => {
+                            if send(&mut sink, &error(ProtoError::Malformed)).await.is_err() { break; }
+                            continue;
+                        }
+                        Some(Ok(Message::Close(_))) | None => break,
+                        Some(Ok(_)) => continue,
+                        // Oversized frames and protocol errors end up here.
+                        Some(Err(_)) => {
+                            let _ = send(&mut sink, &error(ProtoError::TooLarge)).await;
+                            break;
+                        }
+                    };
+                    let replies = conn.handle(text.as_str()).await;
+                    let mut failed = false;
+                    for reply in replies {
+                        if send(&mut sink, &reply).await.is_err() { failed = true; break; }
+                    }
+                    if failed { break; }
+                }
+                out = rx.recv() => match out {
+                    Ok(out) => {
+                        if out.seq != 0 && out.seq <= conn.sent { continue; }
+                        if out.seq > conn.sent + 1 {
+                            // A gap (another writer's event not broadcast yet): fill it from the database.
+                            if conn.resend_from_db(&mut sink).await.is_err() { break; }
+                            if out.seq <= conn.sent { continue; }
+                        }
+                        if sink.send(Message::Text(out.json.clone().into())).await.is_err() { break; }
+                        if out.seq != 0 { conn.sent = out.seq; }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if conn.resend_from_db(&mut sink).await.is_err() { break; }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        conn.leave();
+    }
+
+    /// Notes this socket as present; the person's first socket writes a Join.
+    async fn enter(&mut self) {
+        let first = {
+            let mut present = lock(&self.room.present);
+            // An entry with no sockets is a leave still in its grace period (a reload): the
+            // person never left, so no second Join.
+            let first = !present.contains_key(&self.user.id);
+            let entry = present.entry(self.user.id.clone()).or_default();
+            entry.name = self.user.display_name.clone();
+            entry.sockets += 1;
+            first
+        };
+        if first {
+            if let Err(e) = self.write(EventKind::Join, None, None).await {
+                tracing::warn!(error = %e, "room channel: join not written");
+            }
+        }
+        self.broadcast_presence();
+        self.touch(true).await;
+    }
+
+    /// This socket is gone; when the person's last socket has been gone for a moment, a Leave.
+    fn leave(&self) {
+        let last = {
+            let mut present = lock(&self.room.present);
+            match present.get_mut(&self.user.id) {
+                Some(entry) => {
+                    entry.sockets = entry.sockets.saturating_sub(1);
+                    entry.sockets == 0
+                }
+                None => false,
+            }
+        };
+        self.broadcast_presence();
+        if last {
+            let app = self.app.clone();
+            let user = self.user.clone();
+            let room_id = self.room_id.clone();
+            let room = self.room.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(LEAVE_GRACE).await;
+                let gone = {
+                    let mut present = lock(&room.present);
+                    match present.get(&user.id) {
+                        Some(entry) if entry.sockets == 0 => {
+                            present.remove(&user.id);
+                            true
+                        }
+                        _ => false,
+                    }
+                };
+                if gone {
+                    if let Err(e) =
+                        write_event(&app, &room_id, Some(&user), EventKind::Leave, None, None).await
+                    {
+                        tracing::warn!(error = %e, "room channel: leave not written");
+                    }
+                    let _ = sqlx::query("UPDATE rooms SET last_active_at = $1 WHERE id = $2")
+                        .bind(now_ms())
+                        .bind(&room_id)
+                        .execute(&app.db.pool)
+                        .await;
+                    app.hub.tidy(&room_id);
+                }
+            });
+        }
+    }
+
+    fn broadcast_presence(&self) {
+        self.app.hub.send(
+            &self.room_id,
+            0,
+            &ServerMsg::Presence {
+                present: self.room.present(),
+            },
+        );
+    }
+
+    /// Notes that someone is in the room, at most once a minute per room (or now, if `force`).
+    async fn touch(&self, force: bool) {
+        let now = now_ms();
+        {
+            let mut last = lock(&self.room.last_touch);
+            if !force && now - *last < TOUCH_EVERY_MS {
+                return;
+            }
+            *last = now;
+        }
+        let _ = sqlx::query("UPDATE rooms SET last_active_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&self.room_id)
+            .execute(&self.app.db.pool)
+            .await;
+    }
+
+    async fn welcome(&mut self, last_seq: i64) -> Result<ServerMsg, sqlx::Error> {
+        let row = room_row(&self.app, &self.room_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let after = if last_seq > row.last_seq { 0 } else { last_seq };
+        let (events, more) = events_after(&self.app, &self.room_id, after, PAGE).await?;
+        self.sent = events.last().map_or(after.max(0), |e| e.seq);
+        Ok(ServerMsg::Welcome {
+            v: PROTOCOL_VERSION,
+            snapshot: Snapshot {
+                me: self.user.id.clone(),
+                owner: row.owner_id,
+                playback: row.playback,
+                controls_locked: row.controls_locked,
+                ended: row.ended,
+                present: self.room.present(),
+                seq: row.last_seq,
+            },
+            events,
+            more,
+        })
+    }
+
+    async fn resend_from_db(
+        &mut self,
+        sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    ) -> Result<(), axum::Error> {
+        loop {
+            let (events, more) = match events_after(&self.app, &self.room_id, self.sent, PAGE).await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "room channel: resend failed");
+                    return Ok(());
+                }
+            };
+            for event in events {
+                self.sent = event.seq;
+                send(sink, &ServerMsg::Event(event)).await?;
+            }
+            if !more {
+                break;
+            }
+        }
+        // Whatever playback state those events led to.
+        if let Ok(Some(row)) = room_row(&self.app, &self.room_id).await {
+            send(
+                sink,
+                &ServerMsg::Playback {
+                    playback: row.playback,
+                    seq: row.last_seq,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, text: &str) -> Vec<ServerMsg> {
+        let t1 = now_ms() as f64;
+        let msg = match ClientMsg::parse(text) {
+            Ok(msg) => msg,
+            Err(e) => return vec![error(e)],
+        };
+        self.touch(false).await;
+        let result = match msg {
+            ClientMsg::Hello { .. } => Err(ProtoError::Malformed),
+            ClientMsg::Ping { t0 } => {
+                return vec![ServerMsg::Pong {
+                    t0,
+                    t1,
+                    t2: now_ms() as f64,
+                }]
+            }
+            ClientMsg::History { before_seq } => {
+                return match events_before(&self.app, &self.room_id, before_seq).await {
+                    Ok((events, more)) => vec![ServerMsg::History { events, more }],
+                    Err(e) => {
+                        tracing::warn!(error = %e, "room channel: history failed");
+                        vec![]
+                    }
+                };
+            }
+            ClientMsg::Buffering { stalled } => {
+                if let Some(entry) = lock(&self.room.present).get_mut(&self.user.id) {
+                    entry.buffering = stalled;
+                }
+                self.broadcast_presence();
+                return vec![];
+            }
+            ClientMsg::Chat { id, text, position } => {
+                if !self.room.take_chat_token(&self.user.id) {
+                    return vec![error(ProtoError::RateLimited)];
+                }
+                let kind = EventKind::Chat {
+                    id: id.clone(),
+                    text: text.trim().to_owned(),
+                    position,
+                };
+                self.command(kind, Some(&id)).await
+            }
+            ClientMsg::React { emoji, position } => {
+                if !self.room.take_chat_token(&self.user.id) {
+                    return vec![error(ProtoError::RateLimited)];
+                }
+                self.command(EventKind::React { emoji, position }, None)
+                    .await
+            }
+            control => self.control(control).await,
+        };
+        match result {
+            Ok(replies) => replies,
+            Err(e) => vec![error(e)],
+        }
+    }
+
+    /// Play, pause, seek, rate: checked against locked controls, then written with the new state.
+    async fn control(&mut self, msg: ClientMsg) -> Result<Vec<ServerMsg>, ProtoError> {
+        let row = room_row(&self.app, &self.room_id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(ProtoError::Malformed)?;
+        if row.ended {
+            return Err(ProtoError::RoomEnded);
+        }
+        if row.controls_locked && row.owner_id != self.user.id {
+            return Err(ProtoError::ControlsLocked);
+        }
+        let now = now_ms() as f64;
+        let current = row.playback;
+        let (kind, playback) = match msg {
+            ClientMsg::Play { position } => (
+                EventKind::Play { position },
+                Playback {
+                    paused: false,
+                    position,
+                    anchor: now,
+                    rate: current.rate,
+                },
+            ),
+            ClientMsg::Pause { position } => (
+                EventKind::Pause { position },
+                Playback {
+                    paused: true,
+                    position,
+                    anchor: now,
+                    rate: current.rate,
+                },
+            ),
+            ClientMsg::Seek { position } => (
+                EventKind::Seek {
+                    from: current.expected(now),
+                    to: position,
+                },
+                Playback {
+                    position,
+                    anchor: now,
+                    ..current
+                },
+            ),
+            ClientMsg::Rate { rate } => (
+                EventKind::Rate { rate },
+                Playback {
+                    position: current.expected(now),
+                    anchor: now,
+                    rate,
+                    ..current
+                },
+            ),
+            _ => return Err(ProtoError::Malformed),
+        };
+        write_event(
+            &self.app,
+            &self.room_id,
+            Some(&self.user),
+            kind,
+            None,
+            Some(RoomUpdate::Playback(playback)),
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "room channel: command not written");
+            ProtoError::Malformed
+        })?;
+        Ok(vec![])
+    }
+
+    /// Chat and reactions: refused in an ended room; a retried chat message is not written
+    /// twice — its sender gets the original back.
+    async fn command(
+        &mut self,
+        kind: EventKind,
+        client_id: Option<&str>,
+    ) -> Result<Vec<ServerMsg>, ProtoError> {
+        let ended = room_row(&self.app, &self.room_id)
+            .await
+            .ok()
+            .flatten()
+            .is_none_or(|r| r.ended);
+        if ended {
+            return Err(ProtoError::RoomEnded);
+        }
+        match write_event(
+            &self.app,
+            &self.room_id,
+            Some(&self.user),
+            kind,
+            client_id,
+            None,
+        )
+        .await
+        {
+            Ok(Written::New(_)) => Ok(vec![]),
+            Ok(Written::Duplicate(original)) => Ok(vec![ServerMsg::Event(original)]),
+            Err(e) => {
+                tracing::warn!(error = %e, "room channel: message not written");
+                Err(ProtoError::Malformed)
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        kind: EventKind,
+        client_id: Option<&str>,
+        update: Option<RoomUpdate>,
+    ) -> Result<Written, sqlx::Error> {
+        write_event(
+            &self.app,
+            &self.room_id,
+            Some(&self.user),
+            kind,
+            client_id,
+            update,
+        )
+        .await
+    }
+}
+
+/// What an event changes in the room itself, written in the same transaction.
+#[derive(Debug, Clone)]
+pub enum RoomUpdate {
+    Playback(Playback),
+    Name(String),
+    ControlsLocked(bool),
+    Ended(i64),
+    Removed { user: String, at: i64 },
+}
+
+/// The outcome of writing an event.
+pub enum Written {
+    New(i64),
+    /// A retry of a message already written: here it is.
+    Duplicate(RoomEvent),
+}
+
+/// Writes an event (and, for playback commands, the new state) under the room's lock, commits,
+/// then broadcasts it — and the new playback state after it.
+pub async fn write_event(
+    app: &AppState,
+    room_id: &str,
+    user: Option<&User>,
+    kind: EventKind,
+    client_id: Option<&str>,
+    update: Option<RoomUpdate>,
+) -> Result<Written, sqlx::Error> {
+    let _guard = app.hub.lock(room_id).await;
+    let now = now_ms();
+    let mut tx = app.db.pool.begin().await?;
+    if let (Some(client_id), Some(user)) = (client_id, user) {
+        let existing = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.user_id = $2 AND e.client_id = $3"
+        ))
+        .bind(room_id)
+        .bind(&user.id)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let event = event_from_row(&row)?;
+            tx.rollback().await?;
+            return event
+                .map(Written::Duplicate)
+                .ok_or(sqlx::Error::RowNotFound);
+        }
+    }
+    let seq = append(
+        &mut tx,
+        room_id,
+        &kind,
+        user.map(|u| u.id.as_str()),
+        client_id,
+        now,
+    )
+    .await?;
+    let mut playback = None;
+    match update {
+        Some(RoomUpdate::Playback(p)) => {
+            playback = Some(p);
+            sqlx::query(
+                "UPDATE rooms SET paused = $1, position_ms = $2, anchor_ms = $3, rate = $4 \
+                 WHERE id = $5",
+            )
+            .bind(i64::from(p.paused))
+            .bind(p.position.round() as i64)
+            .bind(p.anchor.round() as i64)
+            .bind(p.rate)
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(RoomUpdate::Name(name)) => {
+            sqlx::query("UPDATE rooms SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Some(RoomUpdate::ControlsLocked(locked)) => {
+            sqlx::query("UPDATE rooms SET controls_locked = $1 WHERE id = $2")
+                .bind(i64::from(locked))
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Some(RoomUpdate::Ended(at)) => {
+            sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(at)
+                .bind(room_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Some(RoomUpdate::Removed { user, at }) => {
+            sqlx::query(
+                "UPDATE room_members SET removed_at = $1 \
+                 WHERE room_id = $2 AND user_id = $3 AND removed_at IS NULL",
+            )
+            .bind(at)
+            .bind(room_id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {}
+    }
+    tx.commit().await?;
+    app.hub.send_event(
+        room_id,
+        RoomEvent {
+            seq,
+            at: now,
+            user: user.map(|u| u.id.clone()),
+            name: user.map(|u| u.display_name.clone()),
+            kind,
+        },
+    );
+    if let Some(playback) = playback {
+        app.hub
+            .send(room_id, 0, &ServerMsg::Playback { playback, seq });
+    }
+    Ok(Written::New(seq))
+}
+
+fn error(error: ProtoError) -> ServerMsg {
+    ServerMsg::Error { error }
+}
+
+async fn send(
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    msg: &ServerMsg,
+) -> Result<(), axum::Error> {
+    let json = serde_json::to_string(msg).unwrap_or_default();
+    sink.send(Message::Text(json.into())).await
+}

@@ -1,0 +1,465 @@
+//! The room channel over real websockets: who may connect, ordering, nothing lost or doubled
+//! across a dropped connection, late joiners, malformed frames, locked controls, chat limits — on
+//! SQLite or (with KINO_TEST_POSTGRES_URL) PostgreSQL.
+
+mod common;
+
+use common::{browser, json_of, set_cookie, spawn_app, TestApp, PASSWORD};
+use futures::{SinkExt, StreamExt};
+use reqwest::Client;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const FILM: &str = "metropolis-1927";
+
+/// Someone signed in: their browser and session cookie.
+struct Person {
+    client: Client,
+    cookie: String,
+}
+
+async fn person(app: &TestApp, username: &str) -> Person {
+    let client = browser();
+    let res = app
+        .call_as(
+            &client,
+            "register",
+            &[
+                ("username", username),
+                ("display_name", username),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let (value, _) = set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session cookie");
+    Person {
+        client,
+        cookie: format!("{}={value}", kino_server::SESSION_COOKIE),
+    }
+}
+
+/// A public room owned by `owner` that everyone in `others` has joined.
+async fn room(app: &TestApp, owner: &Person, others: &[&Person]) -> String {
+    let code = json_of(app, &owner.client, "rooms/start", &[("film_id", FILM)]).await;
+    let code = code.as_str().unwrap().to_owned();
+    for p in others {
+        json_of(app, &p.client, "rooms/open", &[("code", &code)]).await;
+    }
+    code
+}
+
+async fn dial(
+    app: &TestApp,
+    code: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, tungstenite::Error> {
+    let url = app
+        .url(&format!("/ws/rooms/{code}"))
+        .replacen("http", "ws", 1);
+    let mut request = url.into_client_request()?;
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
+}
+
+/// Connects as `who` from the app's own origin and says hello; the welcome.
+async fn connect(app: &TestApp, code: &str, who: &Person, last_seq: i64) -> (Ws, Value) {
+    let mut ws = dial(app, code, Some(&who.cookie), Some(&app.address))
+        .await
+        .expect("a member connects");
+    send(&mut ws, json!({"t": "hello", "v": 1, "last_seq": last_seq})).await;
+    let welcome = next_of(&mut ws, "welcome").await;
+    (ws, welcome)
+}
+
+async fn send(ws: &mut Ws, msg: Value) {
+    ws.send(Message::Text(msg.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the socket is open")
+            .expect("a good frame");
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+/// The next message of type `t`, skipping others (presence, playback).
+async fn next_of(ws: &mut Ws, t: &str) -> Value {
+    loop {
+        let msg = next(ws).await;
+        if msg["t"] == t {
+            return msg;
+        }
+    }
+}
+
+/// The next `n` events' (seq, kind).
+async fn events(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let e = next_of(ws, "event").await;
+        out.push((
+            e["seq"].as_i64().unwrap(),
+            e["kind"].as_str().unwrap().to_owned(),
+        ));
+    }
+    out
+}
+
+fn status_of(result: Result<Ws, tungstenite::Error>) -> u16 {
+    match result {
+        Err(tungstenite::Error::Http(res)) => res.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => 101,
+    }
+}
+
+#[tokio::test]
+async fn only_members_connect_and_only_from_our_origin() {
+    let app = spawn_app().await;
+    let vasily = person(&app, "vasily").await;
+    let stranger = person(&app, "stranger").await;
+    let code = json_of(
+        &app,
+        &vasily.client,
+        "rooms/start",
+        &[("film_id", FILM), ("private", "true")],
+    )
+    .await;
+    let code = code.as_str().unwrap();
+    let own = app.address.clone();
+    assert_eq!(
+        status_of(dial(&app, code, Some(&vasily.cookie), Some(&own)).await),
+        101
+    );
+    assert_eq!(
+        status_of(dial(&app, code, None, Some(&own)).await),
+        401,
+        "no session"
+    );
+    assert_eq!(
+        status_of(dial(&app, code, Some(&stranger.cookie), Some(&own)).await),
+        403,
+        "not a member"
+    );
+    assert_eq!(
+        status_of(
+            dial(
+                &app,
+                code,
+                Some(&vasily.cookie),
+                Some("https://evil.example")
+            )
+            .await
+        ),
+        403,
+        "a foreign page cannot use the member's cookie"
+    );
+    assert_eq!(
+        status_of(dial(&app, code, Some(&vasily.cookie), None).await),
+        403,
+        "no Origin"
+    );
+    assert_eq!(
+        status_of(dial(&app, "zzzzzzzzzz", Some(&vasily.cookie), Some(&own)).await),
+        404
+    );
+}
+
+#[tokio::test]
+async fn everyone_sees_the_same_order_and_the_state_follows_the_commands() {
+    let app = spawn_app().await;
+    let (a, b, c) = (
+        person(&app, "anna").await,
+        person(&app, "boris").await,
+        person(&app, "clara").await,
+    );
+    let code = room(&app, &a, &[&b, &c]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    let (mut wc, welcome) = connect(&app, &code, &c, 0).await;
+    // Clara saw the earlier joins in her welcome; from here all three see the same stream.
+    let start = welcome["snapshot"]["seq"].as_i64().unwrap();
+    send(&mut wa, json!({"t": "play", "position": 0})).await;
+    send(&mut wb, json!({"t": "pause", "position": 1500})).await;
+    send(&mut wc, json!({"t": "seek", "position": 30000})).await;
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "m1", "text": "  привет  ", "position": 30000}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    for ws in [&mut wa, &mut wb, &mut wc] {
+        let mut evs = Vec::new();
+        while evs.len() < 4 {
+            let e = next_of(ws, "event").await;
+            if e["seq"].as_i64().unwrap() > start && e["kind"] != "join" {
+                evs.push((
+                    e["seq"].as_i64().unwrap(),
+                    e["kind"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        seen.push(evs);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[1], seen[2]);
+    let kinds: Vec<&str> = seen[0].iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds.len(), 4);
+    assert!(
+        seen[0].windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "consecutive: {:?}",
+        seen[0]
+    );
+
+    // A late joiner reads the whole history from the first event, and the current state.
+    let d = person(&app, "dmitry").await;
+    json_of(&app, &d.client, "rooms/open", &[("code", &code)]).await;
+    let (_wd, welcome) = connect(&app, &code, &d, 0).await;
+    let history = welcome["events"].as_array().unwrap();
+    assert_eq!(history[0]["seq"], 1, "from the very first event");
+    let chat = history
+        .iter()
+        .find(|e| e["kind"] == "chat")
+        .expect("the chat is there");
+    assert_eq!(chat["text"], "привет", "trimmed");
+    assert_eq!(chat["name"], "anna");
+    let playback = &welcome["snapshot"]["playback"];
+    let last = seen[0].last().unwrap().0;
+    assert!(welcome["snapshot"]["seq"].as_i64().unwrap() >= last);
+    // The order of the three commands decides the state; replay it.
+    let mut expected = json!({"paused": true, "position": 0.0});
+    for (_, kind) in &seen[0] {
+        match kind.as_str() {
+            "play" => expected = json!({"paused": false, "position": expected["position"]}),
+            "pause" => expected = json!({"paused": true, "position": 1500.0}),
+            "seek" => expected["position"] = json!(30000.0),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        playback["paused"], expected["paused"],
+        "{playback} vs {expected}"
+    );
+    if expected["paused"] == true {
+        assert_eq!(playback["position"], expected["position"]);
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_lost_or_doubled_across_a_dropped_connection() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, welcome) = connect(&app, &code, &b, 0).await;
+    let mut last = welcome["snapshot"]["seq"].as_i64().unwrap();
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "c0", "text": "one", "position": 0}),
+    )
+    .await;
+    last = last.max(events(&mut wb, 1).await[0].0);
+    // Boris's connection drops; Anna writes five messages meanwhile.
+    drop(wb);
+    for i in 1..=5 {
+        send(
+            &mut wa,
+            json!({"t": "chat", "id": format!("c{i}"), "text": format!("msg {i}"), "position": 0}),
+        )
+        .await;
+    }
+    // Anna's phone retries the third one: nobody sees it twice, she gets the original back.
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "c3", "text": "msg 3", "position": 0}),
+    )
+    .await;
+    let mut chats = Vec::new();
+    let mut dup = None;
+    while chats.len() < 5 || dup.is_none() {
+        let e = next_of(&mut wa, "event").await;
+        if e["kind"] == "chat" && e["id"] != "c0" {
+            if chats.iter().any(|c: &Value| c["seq"] == e["seq"]) {
+                dup = Some(e);
+            } else {
+                chats.push(e);
+            }
+        }
+    }
+    assert_eq!(dup.unwrap()["id"], "c3");
+    // Boris reconnects with the last number he saw: exactly the five, in order, once.
+    let (_wb, welcome) = connect(&app, &code, &b, last).await;
+    let missed: Vec<String> = welcome["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "chat")
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(missed, ["msg 1", "msg 2", "msg 3", "msg 4", "msg 5"]);
+    assert!(welcome["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["seq"].as_i64().unwrap() > last));
+}
+
+#[tokio::test]
+async fn malformed_frames_get_errors_and_hurt_no_one_else() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    for (frame, why) in [
+        ("garbage".to_owned(), "malformed"),
+        (
+            json!({"t": "seek", "position": -5}).to_string(),
+            "out_of_range",
+        ),
+        (
+            json!({"t": "seek", "position": 1e300}).to_string(),
+            "out_of_range",
+        ),
+        (
+            json!({"t": "rate", "rate": 100}).to_string(),
+            "out_of_range",
+        ),
+        (
+            json!({"t": "chat", "id": "x", "text": "", "position": 0}).to_string(),
+            "chat_length",
+        ),
+        (
+            json!({"t": "chat", "id": "x", "text": "я".repeat(2001), "position": 0}).to_string(),
+            "chat_length",
+        ),
+        (
+            json!({"t": "react", "emoji": "💩", "position": 0}).to_string(),
+            "unknown_reaction",
+        ),
+        (
+            json!({"t": "hello", "v": 1, "last_seq": 0}).to_string(),
+            "malformed",
+        ),
+    ] {
+        wa.send(Message::Text(frame.clone().into())).await.unwrap();
+        let answer = next_of(&mut wa, "error").await;
+        assert_eq!(answer["error"], why, "{frame}");
+    }
+    // An oversized frame closes only that socket.
+    let (mut wc, _) = connect(&app, &code, &a, 0).await;
+    let _ = wc.send(Message::Text("x".repeat(64 * 1024).into())).await;
+    // Boris still talks to Anna.
+    send(
+        &mut wb,
+        json!({"t": "chat", "id": "b1", "text": "still here", "position": 0}),
+    )
+    .await;
+    loop {
+        let e = next_of(&mut wa, "event").await;
+        if e["kind"] == "chat" {
+            assert_eq!(e["text"], "still here");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn locked_controls_leave_playback_to_the_owner() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    json_of(
+        &app,
+        &a.client,
+        "rooms/lock",
+        &[("code", &code), ("locked", "true")],
+    )
+    .await;
+    let (mut wa, welcome) = connect(&app, &code, &a, 0).await;
+    assert_eq!(welcome["snapshot"]["controls_locked"], true);
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    send(&mut wb, json!({"t": "pause", "position": 10})).await;
+    assert_eq!(next_of(&mut wb, "error").await["error"], "controls_locked");
+    send(
+        &mut wb,
+        json!({"t": "chat", "id": "q", "text": "can I?", "position": 0}),
+    )
+    .await;
+    send(&mut wa, json!({"t": "play", "position": 0})).await;
+    let mut kinds = Vec::new();
+    let mut playback = None;
+    while kinds.len() < 2 || playback.is_none() {
+        let msg = next(&mut wb).await;
+        match msg["t"].as_str() {
+            Some("event") if msg["kind"] != "join" => {
+                kinds.push(msg["kind"].as_str().unwrap().to_owned())
+            }
+            Some("playback") => playback = Some(msg),
+            _ => {}
+        }
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["chat", "play"]);
+    assert_eq!(playback.unwrap()["playback"]["paused"], false);
+}
+
+#[tokio::test]
+async fn chat_is_rate_limited_per_person_with_a_clear_answer() {
+    let app = spawn_app().await;
+    let a = person(&app, "anna").await;
+    let code = room(&app, &a, &[]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    for i in 0..12 {
+        send(
+            &mut wa,
+            json!({"t": "chat", "id": format!("r{i}"), "text": "spam", "position": 0}),
+        )
+        .await;
+    }
+    let mut limited = 0;
+    let mut written = 0;
+    while limited + written < 12 {
+        let msg = next(&mut wa).await;
+        match msg["t"].as_str() {
+            Some("error") => {
+                assert_eq!(msg["error"], "rate_limited");
+                limited += 1;
+            }
+            Some("event") if msg["kind"] == "chat" => written += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        written >= 8 && limited >= 1,
+        "written {written}, limited {limited}"
+    );
+    // The ping answers with the server's clock all the same.
+    send(&mut wa, json!({"t": "ping", "t0": 123.5})).await;
+    let pong = next_of(&mut wa, "pong").await;
+    assert_eq!(pong["t0"], 123.5);
+    assert!(pong["t2"].as_f64().unwrap() >= pong["t1"].as_f64().unwrap());
+}
