@@ -32,6 +32,9 @@ pub struct AppConfig {
     /// one room, per `login_failure_window`.
     pub room_password_max_failures_per_user: u32,
     pub room_password_max_failures_per_room: u32,
+    /// Chat messages and reactions per person and room: the average rate and the burst.
+    pub chat_per_second: f64,
+    pub chat_burst: f64,
 }
 
 impl AppConfig {
@@ -43,6 +46,8 @@ impl AppConfig {
             login_failure_window: Duration::from_secs(15 * 60),
             room_password_max_failures_per_user: 5,
             room_password_max_failures_per_room: 20,
+            chat_per_second: 2.0,
+            chat_burst: 8.0,
         }
     }
 }

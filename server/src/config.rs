@@ -54,6 +54,14 @@ pub struct Config {
     #[arg(long, env = "KINO_ROOM_RETENTION_DAYS")]
     pub room_retention_days: Option<u64>,
 
+    /// Chat messages and reactions one person may send per second in a room (on average)...
+    #[arg(long, env = "KINO_CHAT_PER_SECOND", default_value_t = 2.0)]
+    pub chat_per_second: f64,
+
+    /// ...and at once.
+    #[arg(long, env = "KINO_CHAT_BURST", default_value_t = 8.0)]
+    pub chat_burst: f64,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -66,7 +66,9 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
-    let app_config = AppConfig::new(config.public_url(bound));
+    let mut app_config = AppConfig::new(config.public_url(bound));
+    app_config.chat_per_second = config.chat_per_second;
+    app_config.chat_burst = config.chat_burst;
     let state = AppState::new(leptos_options, db.clone(), app_config);
 
     let store = DbSessionStore::new(db);

@@ -552,7 +552,7 @@ async fn home_lists_open_public_rooms_and_mine() {
     };
     assert_eq!(
         codes(&lists["public"]),
-        [public.clone()],
+        std::slice::from_ref(&public),
         "only the open public room"
     );
     assert!(codes(&lists["mine"]).is_empty());

@@ -32,9 +32,6 @@ const BUFFER: usize = 256;
 const PAGE: i64 = 200;
 /// A participant whose last socket closed counts as gone after this (a reload is not a leave).
 const LEAVE_GRACE: Duration = Duration::from_secs(5);
-/// Chat and reactions per person: a burst of this many, refilled one per `CHAT_REFILL`.
-const CHAT_BURST: f64 = 8.0;
-const CHAT_REFILL: Duration = Duration::from_millis(500);
 /// How often a connected room notes that someone is there (for the lifecycle job).
 const TOUCH_EVERY_MS: i64 = 60_000;
 /// The first message must come this soon.
@@ -89,13 +86,14 @@ impl RoomHub {
         list
     }
 
-    /// Takes one chat token for `user`; `false` when they are sending too fast.
-    fn take_chat_token(&self, user: &str) -> bool {
+    /// Takes one chat token for `user` (a bucket of `burst`, refilled at `per_second`);
+    /// `false` when they are sending too fast.
+    fn take_chat_token(&self, user: &str, per_second: f64, burst: f64) -> bool {
         let mut buckets = lock(&self.chat_buckets);
         let now = std::time::Instant::now();
-        let (tokens, since) = buckets.entry(user.to_owned()).or_insert((CHAT_BURST, now));
-        let refill = now.duration_since(*since).as_secs_f64() / CHAT_REFILL.as_secs_f64();
-        *tokens = (*tokens + refill).min(CHAT_BURST);
+        let (tokens, since) = buckets.entry(user.to_owned()).or_insert((burst, now));
+        let refill = now.duration_since(*since).as_secs_f64() * per_second;
+        *tokens = (*tokens + refill).min(burst);
         *since = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -649,7 +647,11 @@ impl Connection {
                 return vec![];
             }
             ClientMsg::Chat { id, text, position } => {
-                if !self.room.take_chat_token(&self.user.id) {
+                if !self.room.take_chat_token(
+                    &self.user.id,
+                    self.app.config.chat_per_second,
+                    self.app.config.chat_burst,
+                ) {
                     return vec![error(ProtoError::RateLimited)];
                 }
                 let kind = EventKind::Chat {
@@ -660,7 +662,11 @@ impl Connection {
                 self.command(kind, Some(&id)).await
             }
             ClientMsg::React { emoji, position } => {
-                if !self.room.take_chat_token(&self.user.id) {
+                if !self.room.take_chat_token(
+                    &self.user.id,
+                    self.app.config.chat_per_second,
+                    self.app.config.chat_burst,
+                ) {
                     return vec![error(ProtoError::RateLimited)];
                 }
                 self.command(EventKind::React { emoji, position }, None)

@@ -666,11 +666,12 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
             <div class="room-grid">
                 <div class="room-stage">{stage}</div>
                 <aside class="room-side">
-                    <h2 id="participants-title">
-                        {t!(i18n, participants)} " " <span class="muted">{members_label}</span>
-                    </h2>
+                    <div class="side-head">
+                        <h2 id="participants-title">{t!(i18n, participants)}</h2>
+                        <span class="muted seats">{members_label}</span>
+                    </div>
                     <ul class="people" aria-labelledby="participants-title">
-                        {v.members.iter().cloned().map(|m| {
+                        {v.members.iter().map(|m| {
                             let user_id = m.person.id.clone();
                             let name = m.person.display_name.clone();
                             view! {
@@ -687,7 +688,7 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
                                             class="small"
                                             aria-label=move || t_string!(i18n, remove_person, name = name.clone()).to_string()
                                             on:click=move |_| {
-                                                if window().confirm_with_message(&t_string!(i18n, remove_confirm)).unwrap_or(false) {
+                                                if window().confirm_with_message(t_string!(i18n, remove_confirm)).unwrap_or(false) {
                                                     remove.dispatch(RemoveParticipant { code: code.get_value(), user_id: user_id.clone() });
                                                 }
                                             }
@@ -893,7 +894,7 @@ fn OwnerControls(
                 class="danger small"
                 disabled=move || end.pending().get()
                 on:click=move |_| {
-                    if window().confirm_with_message(&t_string!(i18n, end_room_confirm)).unwrap_or(false) {
+                    if window().confirm_with_message(t_string!(i18n, end_room_confirm)).unwrap_or(false) {
                         end.dispatch(EndRoom { code: code.get_value() });
                     }
                 }
