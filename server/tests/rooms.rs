@@ -659,6 +659,26 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
     assert_eq!(list[0]["kind"], "room_starting");
     assert_eq!(list[0]["room_code"], scheduled.as_str());
 
+    // A room playing past the end of its film is noted as finished (Metropolis: 148 min).
+    let played_out = create(&app, &vasily, &[]).await;
+    json_of(
+        &app,
+        &vasily.0,
+        "rooms/rename",
+        &[("code", &played_out), ("name", "Marathon")],
+    )
+    .await;
+    sqlx::query("UPDATE rooms SET paused = 0, position_ms = 0, anchor_ms = $1 WHERE code = $2")
+        .bind(now - 154 * minute)
+        .bind(played_out.clone())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+        .await
+        .unwrap();
+    assert_eq!(report.finished, 1, "only the room that played past the end");
+
     // Rooms whose film finished: ended once everyone has been gone for the grace period.
     let finished_and_left = create(&app, &vasily, &[]).await;
     let finished_but_here = create(&app, &vasily, &[]).await;

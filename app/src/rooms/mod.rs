@@ -364,6 +364,12 @@ pub fn WatchTogether(
     }
 }
 
+/// Loads the page afresh: after entering a room (or changing who is in it) the server renders
+/// what the member now sees.
+fn reload() {
+    let _ = window().location().reload();
+}
+
 /// The access key in the address bar's fragment, if the page was opened with one.
 fn key_in_location() -> Option<String> {
     let hash = window().location().hash().ok()?;
@@ -381,9 +387,9 @@ pub fn RoomPage() -> impl IntoView {
         <Suspense>
             {move || Suspend::new(async move {
                 match room.await {
-                    Ok(RoomAccess::Member(view)) => view! { <RoomView view room /> }.into_any(),
+                    Ok(RoomAccess::Member(view)) => view! { <RoomView view /> }.into_any(),
                     Ok(RoomAccess::Guest(preview)) => view! { <GuestLanding preview /> }.into_any(),
-                    Ok(RoomAccess::Locked(preview)) => view! { <Locked preview room /> }.into_any(),
+                    Ok(RoomAccess::Locked(preview)) => view! { <Locked preview /> }.into_any(),
                     Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
                     Err(error) => view! { <RoomRefusal error /> }.into_any(),
                 }
@@ -491,7 +497,7 @@ fn PhaseLine(phase: Phase, starts_at: Option<i64>) -> impl IntoView {
 /// Signed in, not admitted: the password form (or, with `#k=` in the address, entering with the
 /// key at once), or the news that the room has ended.
 #[component]
-fn Locked(preview: RoomPreview, room: Resource<Result<RoomAccess, AppError>>) -> impl IntoView {
+fn Locked(preview: RoomPreview) -> impl IntoView {
     let i18n = use_i18n();
     let enter = ServerAction::<EnterRoom>::new();
     let code = StoredValue::new(preview.code.clone());
@@ -512,7 +518,7 @@ fn Locked(preview: RoomPreview, room: Resource<Result<RoomAccess, AppError>>) ->
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = enter.value().get() {
-            room.refetch();
+            reload();
         }
     });
     let heading = {
@@ -581,7 +587,7 @@ fn RoomRefusal(error: AppError) -> impl IntoView {
 /// The room for a member: the stage (video, or a countdown before a scheduled start, or the end
 /// notice), the participants, the chat pane, the link, the room's facts and the owner's controls.
 #[component]
-fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> impl IntoView {
+fn RoomView(view: RoomView) -> impl IntoView {
     let i18n = use_i18n();
     let v = view;
     let film = v.film.clone();
@@ -639,7 +645,7 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
     let remove = ServerAction::<RemoveParticipant>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = remove.value().get() {
-            room.refetch();
+            reload();
         }
     });
     view! {
@@ -739,7 +745,7 @@ fn RoomView(view: RoomView, room: Resource<Result<RoomAccess, AppError>>) -> imp
                     })}
                 </section>
                 {owner_controls.then(|| view! {
-                    <OwnerControls code=v.code.clone() name locked=v.controls_locked room />
+                    <OwnerControls code=v.code.clone() name locked=v.controls_locked />
                 })}
             </div>
         </section>
@@ -820,12 +826,7 @@ fn ShareLinks(url: String, key_url: Option<String>, has_password: bool) -> impl 
 
 /// The owner's settings: rename, who controls playback, end the room.
 #[component]
-fn OwnerControls(
-    code: String,
-    name: RwSignal<String>,
-    locked: bool,
-    room: Resource<Result<RoomAccess, AppError>>,
-) -> impl IntoView {
+fn OwnerControls(code: String, name: RwSignal<String>, locked: bool) -> impl IntoView {
     let i18n = use_i18n();
     let rename = ServerAction::<RenameRoom>::new();
     let lock = ServerAction::<LockRoomControls>::new();
@@ -845,7 +846,7 @@ fn OwnerControls(
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = end.value().get() {
-            room.refetch();
+            reload();
         }
     });
     let error = move || {

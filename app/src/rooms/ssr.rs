@@ -686,6 +686,8 @@ async fn calendar_file(
 pub struct Maintenance {
     /// Scheduled rooms whose invitees were told they began.
     pub started: u64,
+    /// Rooms whose film reached its end.
+    pub finished: u64,
     /// Rooms ended after their grace period.
     pub ended: u64,
     /// Ended rooms whose chat and events were deleted.
@@ -750,6 +752,32 @@ pub async fn maintain(
             report.started += 1;
         }
         tx.commit().await?;
+    }
+
+    // A film has finished when the room's position (as the channel ordered it) reaches its end.
+    let running = sqlx::query(
+        "SELECT r.id, r.paused, r.position_ms, r.anchor_ms, r.rate, f.duration_secs \
+         FROM rooms r JOIN films f ON f.id = r.film_id \
+         WHERE r.ended_at IS NULL AND r.finished_at IS NULL AND r.last_seq > 0",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in &running {
+        let playback = crate::sync::Playback {
+            paused: flag(row, "paused")?,
+            position: row.try_get::<i64, _>("position_ms")? as f64,
+            anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
+            rate: row.try_get("rate")?,
+        };
+        let duration_ms = row.try_get::<i64, _>("duration_secs")? * 1000;
+        if duration_ms > 0 && playback.expected(now as f64) >= duration_ms as f64 {
+            sqlx::query("UPDATE rooms SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL")
+                .bind(now)
+                .bind(row.try_get::<String, _>("id")?)
+                .execute(pool)
+                .await?;
+            report.finished += 1;
+        }
     }
 
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
