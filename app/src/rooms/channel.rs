@@ -833,7 +833,9 @@ pub async fn write_event(
 ) -> Result<Written, sqlx::Error> {
     let _guard = app.hub.lock(room_id).await;
     let now = now_ms();
-    let mut tx = app.db.pool.begin().await?;
+    // A retry is looked up before the transaction: SQLite refuses at once (no busy wait) a
+    // transaction that read first and then wants to write while another one writes, so every
+    // transaction here starts with its write.
     if let (Some(client_id), Some(user)) = (client_id, user) {
         let existing = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.user_id = $2 AND e.client_id = $3"
@@ -841,16 +843,15 @@ pub async fn write_event(
         .bind(room_id)
         .bind(&user.id)
         .bind(client_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&app.db.pool)
         .await?;
         if let Some(row) = existing {
-            let event = event_from_row(&row)?;
-            tx.rollback().await?;
-            return event
+            return event_from_row(&row)?
                 .map(Written::Duplicate)
                 .ok_or(sqlx::Error::RowNotFound);
         }
     }
+    let mut tx = app.db.pool.begin().await?;
     let seq = append(
         &mut tx,
         room_id,
