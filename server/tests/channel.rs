@@ -428,6 +428,55 @@ async fn locked_controls_leave_playback_to_the_owner() {
 }
 
 #[tokio::test]
+async fn a_removed_participant_is_disconnected_and_hears_nothing_more() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    let boris = app.me_as(&b.client).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(
+        &app,
+        &a.client,
+        "rooms/remove",
+        &[("code", &code), ("user_id", &boris)],
+    )
+    .await;
+    let removed = next_of(&mut wb, "event").await;
+    let removed = if removed["kind"] == "remove" {
+        removed
+    } else {
+        next_of(&mut wb, "event").await
+    };
+    assert_eq!(removed["kind"], "remove");
+    assert_eq!(removed["user"], boris.as_str());
+    // The server closes Boris's socket right after telling him.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match wb.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the removed participant's socket is closed");
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "after", "text": "secret", "position": 0}),
+    )
+    .await;
+    assert_eq!(
+        status_of(dial(&app, &code, Some(&b.cookie), Some(&app.address)).await),
+        403,
+        "and cannot come back"
+    );
+}
+
+#[tokio::test]
 async fn chat_is_rate_limited_per_person_with_a_clear_answer() {
     let app = spawn_app().await;
     let a = person(&app, "anna").await;

@@ -42,6 +42,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 struct Outgoing {
     seq: i64,
     json: String,
+    /// Someone removed from the room by this event: their sockets close after it.
+    removes: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -130,15 +132,23 @@ impl Hub {
     /// Sends a written event to every socket of the room.
     pub fn send_event(&self, room_id: &str, event: RoomEvent) {
         let seq = event.seq;
-        self.send(room_id, seq, &ServerMsg::Event(event));
+        let removes = match &event.kind {
+            EventKind::Remove { user } => Some(user.clone()),
+            _ => None,
+        };
+        self.send_removing(room_id, seq, &ServerMsg::Event(event), removes);
     }
 
     fn send(&self, room_id: &str, seq: i64, msg: &ServerMsg) {
+        self.send_removing(room_id, seq, msg, None)
+    }
+
+    fn send_removing(&self, room_id: &str, seq: i64, msg: &ServerMsg, removes: Option<String>) {
         let room = lock(&self.rooms).get(room_id).cloned();
         if let Some(room) = room {
             if let Ok(json) = serde_json::to_string(msg) {
                 // No receivers is fine: nobody is connected.
-                let _ = room.tx.send(Arc::new(Outgoing { seq, json }));
+                let _ = room.tx.send(Arc::new(Outgoing { seq, json, removes }));
             }
         }
     }
@@ -450,6 +460,11 @@ impl Connection {
                         }
                         if sink.send(Message::Text(out.json.clone().into())).await.is_err() { break; }
                         if out.seq != 0 { conn.sent = out.seq; }
+                        // Removed from the room: they see that they were, and nothing after it.
+                        if out.removes.as_deref() == Some(conn.user.id.as_str()) {
+                            let _ = sink.send(Message::Close(None)).await;
+                            break;
+                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         if conn.resend_from_db(&mut sink).await.is_err() { break; }
