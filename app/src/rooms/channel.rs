@@ -180,12 +180,30 @@ pub async fn append(
     client_id: Option<&str>,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let seq: i64 =
-        sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-            .bind(room_id)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("last_seq")?;
+    let seq = next_seq(tx, room_id).await?;
+    insert_event(tx, room_id, seq, kind, user_id, client_id, now).await?;
+    Ok(seq)
+}
+
+/// Takes the room's next sequence number; also locks the room's row (PostgreSQL) or takes the
+/// write lock (SQLite) for the rest of `tx`.
+async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+        .bind(room_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("last_seq")
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+    seq: i64,
+    kind: &EventKind,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO room_events (room_id, seq, kind, user_id, client_id, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -199,7 +217,107 @@ pub async fn append(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(seq)
+    Ok(())
+}
+
+/// What a playback command does to the room's state at server time `now`: the event to record
+/// and the new state. `None` for messages that are not playback commands.
+pub fn apply(msg: &ClientMsg, current: Playback, now: f64) -> Option<(EventKind, Playback)> {
+    Some(match *msg {
+        ClientMsg::Play { position } => (
+            EventKind::Play { position },
+            Playback {
+                paused: false,
+                position,
+                anchor: now,
+                rate: current.rate,
+            },
+        ),
+        ClientMsg::Pause { position } => (
+            EventKind::Pause { position },
+            Playback {
+                paused: true,
+                position,
+                anchor: now,
+                rate: current.rate,
+            },
+        ),
+        ClientMsg::Seek { position } => (
+            EventKind::Seek {
+                from: current.expected(now),
+                to: position,
+            },
+            Playback {
+                position,
+                anchor: now,
+                ..current
+            },
+        ),
+        ClientMsg::Rate { rate } => (
+            EventKind::Rate { rate },
+            Playback {
+                position: current.expected(now),
+                anchor: now,
+                rate,
+                ..current
+            },
+        ),
+        _ => return None,
+    })
+}
+
+/// Writes a playback command: the new state is worked out from the state inside the same
+/// transaction, under the room's lock, so simultaneous commands apply one after another in
+/// sequence order — never two from the same stale state.
+pub async fn write_control(
+    app: &AppState,
+    room_id: &str,
+    user: &User,
+    msg: &ClientMsg,
+) -> Result<(), sqlx::Error> {
+    let _guard = app.hub.lock(room_id).await;
+    let now = now_ms();
+    let mut tx = app.db.pool.begin().await?;
+    let seq = next_seq(&mut tx, room_id).await?;
+    let row = sqlx::query("SELECT paused, position_ms, anchor_ms, rate FROM rooms WHERE id = $1")
+        .bind(room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let current = Playback {
+        paused: flag(&row, "paused")?,
+        position: row.try_get::<i64, _>("position_ms")? as f64,
+        anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
+        rate: row.try_get("rate")?,
+    };
+    let Some((kind, playback)) = apply(msg, current, now as f64) else {
+        tx.rollback().await?;
+        return Ok(());
+    };
+    insert_event(&mut tx, room_id, seq, &kind, Some(&user.id), None, now).await?;
+    sqlx::query(
+        "UPDATE rooms SET paused = $1, position_ms = $2, anchor_ms = $3, rate = $4 WHERE id = $5",
+    )
+    .bind(i64::from(playback.paused))
+    .bind(playback.position.round() as i64)
+    .bind(playback.anchor.round() as i64)
+    .bind(playback.rate)
+    .bind(room_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    app.hub.send_event(
+        room_id,
+        RoomEvent {
+            seq,
+            at: now,
+            user: Some(user.id.clone()),
+            name: Some(user.display_name.clone()),
+            kind,
+        },
+    );
+    app.hub
+        .send(room_id, 0, &ServerMsg::Playback { playback, seq });
+    Ok(())
 }
 
 fn event_from_row(row: &AnyRow) -> Result<Option<RoomEvent>, sqlx::Error> {
@@ -708,62 +826,12 @@ impl Connection {
         if row.controls_locked && row.owner_id != self.user.id {
             return Err(ProtoError::ControlsLocked);
         }
-        let now = now_ms() as f64;
-        let current = row.playback;
-        let (kind, playback) = match msg {
-            ClientMsg::Play { position } => (
-                EventKind::Play { position },
-                Playback {
-                    paused: false,
-                    position,
-                    anchor: now,
-                    rate: current.rate,
-                },
-            ),
-            ClientMsg::Pause { position } => (
-                EventKind::Pause { position },
-                Playback {
-                    paused: true,
-                    position,
-                    anchor: now,
-                    rate: current.rate,
-                },
-            ),
-            ClientMsg::Seek { position } => (
-                EventKind::Seek {
-                    from: current.expected(now),
-                    to: position,
-                },
-                Playback {
-                    position,
-                    anchor: now,
-                    ..current
-                },
-            ),
-            ClientMsg::Rate { rate } => (
-                EventKind::Rate { rate },
-                Playback {
-                    position: current.expected(now),
-                    anchor: now,
-                    rate,
-                    ..current
-                },
-            ),
-            _ => return Err(ProtoError::Malformed),
-        };
-        write_event(
-            &self.app,
-            &self.room_id,
-            Some(&self.user),
-            kind,
-            None,
-            Some(RoomUpdate::Playback(playback)),
-        )
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "room channel: command not written");
-            ProtoError::Malformed
-        })?;
+        write_control(&self.app, &self.room_id, &self.user, &msg)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "room channel: command not written");
+                ProtoError::Malformed
+            })?;
         Ok(vec![])
     }
 
@@ -822,7 +890,6 @@ impl Connection {
 /// What an event changes in the room itself, written in the same transaction.
 #[derive(Debug, Clone)]
 pub enum RoomUpdate {
-    Playback(Playback),
     Name(String),
     ControlsLocked(bool),
     Ended(i64),
@@ -876,22 +943,7 @@ pub async fn write_event(
         now,
     )
     .await?;
-    let mut playback = None;
     match update {
-        Some(RoomUpdate::Playback(p)) => {
-            playback = Some(p);
-            sqlx::query(
-                "UPDATE rooms SET paused = $1, position_ms = $2, anchor_ms = $3, rate = $4 \
-                 WHERE id = $5",
-            )
-            .bind(i64::from(p.paused))
-            .bind(p.position.round() as i64)
-            .bind(p.anchor.round() as i64)
-            .bind(p.rate)
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-        }
         Some(RoomUpdate::Name(name)) => {
             sqlx::query("UPDATE rooms SET name = $1 WHERE id = $2")
                 .bind(name)
@@ -937,10 +989,6 @@ pub async fn write_event(
             kind,
         },
     );
-    if let Some(playback) = playback {
-        app.hub
-            .send(room_id, 0, &ServerMsg::Playback { playback, seq });
-    }
     Ok(Written::New(seq))
 }
 
