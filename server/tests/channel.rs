@@ -425,6 +425,15 @@ async fn locked_controls_leave_playback_to_the_owner() {
     kinds.sort();
     assert_eq!(kinds, ["chat", "play"]);
     assert_eq!(playback.unwrap()["playback"]["paused"], false);
+
+    // Once the owner ends the room it is read-only: a chat message is refused, and says why.
+    json_of(&app, &a.client, "rooms/end", &[("code", &code)]).await;
+    send(
+        &mut wb,
+        json!({"t": "chat", "id": "late", "text": "anyone?", "position": 0}),
+    )
+    .await;
+    assert_eq!(next_of(&mut wb, "error").await["error"], "room_ended");
 }
 
 #[tokio::test]

@@ -152,6 +152,10 @@ fn NotificationItem(n: Notification) -> impl IntoView {
         Locale::ru => ru.clone(),
         _ => en.clone(),
     };
+    let room = n
+        .room_code
+        .map(|c| format!("/r/{c}"))
+        .unwrap_or_else(|| "/".into());
     let (text, href) = match n.kind.as_str() {
         "room_invite" => (
             t!(
@@ -161,9 +165,7 @@ fn NotificationItem(n: Notification) -> impl IntoView {
                 film = film.clone()
             )
             .into_any(),
-            n.room_code
-                .map(|c| format!("/r/{c}"))
-                .unwrap_or_else(|| "/".into()),
+            room.clone(),
         ),
         "room_starting" => (
             t!(
@@ -173,9 +175,7 @@ fn NotificationItem(n: Notification) -> impl IntoView {
                 film = film.clone()
             )
             .into_any(),
-            n.room_code
-                .map(|c| format!("/r/{c}"))
-                .unwrap_or_else(|| "/".into()),
+            room.clone(),
         ),
         "friend_request" => (
             t!(i18n, notif_friend_request, name = move || name.clone()).into_any(),

@@ -186,13 +186,16 @@ pub async fn append(
 }
 
 /// Takes the room's next sequence number; also locks the room's row (PostgreSQL) or takes the
-/// write lock (SQLite) for the rest of `tx`.
+/// write lock (SQLite) for the rest of `tx`. An ended room is read-only: `RowNotFound`.
 async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-        .bind(room_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("last_seq")
+    sqlx::query(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 AND ended_at IS NULL \
+         RETURNING last_seq",
+    )
+    .bind(room_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("last_seq")
 }
 
 async fn insert_event(
@@ -336,18 +339,31 @@ const EVENT_COLUMNS: &str =
     "e.seq, e.kind, e.body, e.created_at, e.user_id, u.display_name FROM room_events e \
      LEFT JOIN users u ON u.id = e.user_id";
 
-/// Events after `after`, oldest first, at most `limit` (the latest ones if there are more).
-async fn events_after(
+/// Which events a page holds: those after a sequence number (what a client missed) or before
+/// one (scrolling back).
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    After(i64),
+    Before(i64),
+}
+
+/// Up to `limit` events on the given side of a sequence number — the ones nearest the newest —
+/// oldest first, and whether there are more.
+async fn events_page(
     app: &AppState,
     room_id: &str,
-    after: i64,
+    bound: Bound,
     limit: i64,
 ) -> Result<(Vec<RoomEvent>, bool), sqlx::Error> {
+    let (condition, seq) = match bound {
+        Bound::After(seq) => ("e.seq > $2", seq),
+        Bound::Before(seq) => ("e.seq < $2", seq),
+    };
     let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.seq > $2 ORDER BY e.seq DESC LIMIT $3"
+        "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND {condition} ORDER BY e.seq DESC LIMIT $3"
     ))
     .bind(room_id)
-    .bind(after)
+    .bind(seq)
     .bind(limit + 1)
     .fetch_all(&app.db.pool)
     .await?;
@@ -355,30 +371,6 @@ async fn events_after(
     let mut events = rows
         .iter()
         .take(limit as usize)
-        .filter_map(|r| event_from_row(r).transpose())
-        .collect::<Result<Vec<_>, _>>()?;
-    events.reverse();
-    Ok((events, more))
-}
-
-/// A page of events before `before`, oldest first.
-async fn events_before(
-    app: &AppState,
-    room_id: &str,
-    before: i64,
-) -> Result<(Vec<RoomEvent>, bool), sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
-    ))
-    .bind(room_id)
-    .bind(before)
-    .bind(PAGE + 1)
-    .fetch_all(&app.db.pool)
-    .await?;
-    let more = rows.len() as i64 > PAGE;
-    let mut events = rows
-        .iter()
-        .take(PAGE as usize)
         .filter_map(|r| event_from_row(r).transpose())
         .collect::<Result<Vec<_>, _>>()?;
     events.reverse();
@@ -607,8 +599,11 @@ impl Connection {
             first
         };
         if first {
+            // An ended room records no more joins (`RowNotFound`); anything else is worth a line.
             if let Err(e) = self.write(EventKind::Join, None, None).await {
-                tracing::warn!(error = %e, "room channel: join not written");
+                if !matches!(e, sqlx::Error::RowNotFound) {
+                    tracing::warn!(error = %e, "room channel: join not written");
+                }
             }
         }
         self.broadcast_presence();
@@ -649,7 +644,9 @@ impl Connection {
                     if let Err(e) =
                         write_event(&app, &room_id, Some(&user), EventKind::Leave, None, None).await
                     {
-                        tracing::warn!(error = %e, "room channel: leave not written");
+                        if !matches!(e, sqlx::Error::RowNotFound) {
+                            tracing::warn!(error = %e, "room channel: leave not written");
+                        }
                     }
                     let _ = sqlx::query("UPDATE rooms SET last_active_at = $1 WHERE id = $2")
                         .bind(now_ms())
@@ -694,7 +691,8 @@ impl Connection {
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         let after = if last_seq > row.last_seq { 0 } else { last_seq };
-        let (events, more) = events_after(&self.app, &self.room_id, after, PAGE).await?;
+        let (events, more) =
+            events_page(&self.app, &self.room_id, Bound::After(after), PAGE).await?;
         self.sent = events.last().map_or(after.max(0), |e| e.seq);
         Ok(ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
@@ -717,14 +715,14 @@ impl Connection {
         sink: &mut futures::stream::SplitSink<WebSocket, Message>,
     ) -> Result<(), axum::Error> {
         loop {
-            let (events, more) = match events_after(&self.app, &self.room_id, self.sent, PAGE).await
-            {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(error = %e, "room channel: resend failed");
-                    return Ok(());
-                }
-            };
+            let (events, more) =
+                match events_page(&self.app, &self.room_id, Bound::After(self.sent), PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "room channel: resend failed");
+                        return Ok(());
+                    }
+                };
             for event in events {
                 self.sent = event.seq;
                 send(sink, &ServerMsg::Event(event)).await?;
@@ -764,7 +762,9 @@ impl Connection {
                 }]
             }
             ClientMsg::History { before_seq } => {
-                return match events_before(&self.app, &self.room_id, before_seq).await {
+                return match events_page(&self.app, &self.room_id, Bound::Before(before_seq), PAGE)
+                    .await
+                {
                     Ok((events, more)) => vec![ServerMsg::History { events, more }],
                     Err(e) => {
                         tracing::warn!(error = %e, "room channel: history failed");
@@ -842,14 +842,6 @@ impl Connection {
         kind: EventKind,
         client_id: Option<&str>,
     ) -> Result<Vec<ServerMsg>, ProtoError> {
-        let ended = room_row(&self.app, &self.room_id)
-            .await
-            .ok()
-            .flatten()
-            .is_none_or(|r| r.ended);
-        if ended {
-            return Err(ProtoError::RoomEnded);
-        }
         match write_event(
             &self.app,
             &self.room_id,
@@ -862,6 +854,7 @@ impl Connection {
         {
             Ok(Written::New(_)) => Ok(vec![]),
             Ok(Written::Duplicate(original)) => Ok(vec![ServerMsg::Event(original)]),
+            Err(sqlx::Error::RowNotFound) => Err(ProtoError::RoomEnded),
             Err(e) => {
                 tracing::warn!(error = %e, "room channel: message not written");
                 Err(ProtoError::Malformed)
