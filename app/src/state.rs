@@ -35,6 +35,8 @@ pub struct AppConfig {
     /// Chat messages and reactions per person and room: the average rate and the burst.
     pub chat_per_second: f64,
     pub chat_burst: f64,
+    /// How long a room waits for a participant whose video stalls (zero: never waits).
+    pub buffer_wait: Duration,
 }
 
 impl AppConfig {
@@ -48,6 +50,7 @@ impl AppConfig {
             room_password_max_failures_per_room: 20,
             chat_per_second: 2.0,
             chat_burst: 8.0,
+            buffer_wait: Duration::from_secs(10),
         }
     }
 }

@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long, env = "KINO_CHAT_BURST", default_value_t = 8.0)]
     pub chat_burst: f64,
 
+    /// How long a room waits for a participant whose video stalls before the others go on
+    /// without them (0: never wait).
+    #[arg(long, env = "KINO_BUFFER_WAIT_SECONDS", default_value_t = 10)]
+    pub buffer_wait_seconds: u64,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -69,6 +69,7 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     let mut app_config = AppConfig::new(config.public_url(bound));
     app_config.chat_per_second = config.chat_per_second;
     app_config.chat_burst = config.chat_burst;
+    app_config.buffer_wait = std::time::Duration::from_secs(config.buffer_wait_seconds);
     let state = AppState::new(leptos_options, db.clone(), app_config);
 
     let store = DbSessionStore::new(db);

@@ -521,3 +521,75 @@ async fn chat_is_rate_limited_per_person_with_a_clear_answer() {
     assert_eq!(pong["t0"], 123.5);
     assert!(pong["t2"].as_f64().unwrap() >= pong["t1"].as_f64().unwrap());
 }
+
+#[tokio::test]
+async fn the_room_waits_for_a_stalled_player_but_not_forever() {
+    let app = common::spawn_app_with(|c| c.buffer_wait_seconds = 1).await;
+    let a = person(&app, "anna").await;
+    let b = person(&app, "boris").await;
+    let code = room(&app, &a, &[&b]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    send(&mut wa, json!({"t": "play", "position": 5000})).await;
+    assert_eq!(
+        next_of(&mut wb, "playback").await["playback"]["paused"],
+        false
+    );
+    assert_eq!(
+        next_of(&mut wa, "playback").await["playback"]["paused"],
+        false
+    );
+
+    // Boris's video stalls: everyone holds where the film is, waiting for him.
+    send(&mut wb, json!({"t": "buffering", "stalled": true})).await;
+    let hold = next_of(&mut wa, "event").await;
+    assert_eq!(hold["kind"], "hold");
+    assert_eq!(hold["name"], "boris");
+    let held = next_of(&mut wa, "playback").await["playback"].clone();
+    assert_eq!(held["paused"], true);
+    assert!(held["position"].as_f64().unwrap() >= 5000.0);
+    let presence = next_of(&mut wa, "presence").await;
+    assert_eq!(presence["holding"], true);
+    // He can play again: everyone goes on from the same frame.
+    send(&mut wb, json!({"t": "buffering", "stalled": false})).await;
+    let resume = next_of(&mut wa, "event").await;
+    assert_eq!(resume["kind"], "resume");
+    assert_eq!(resume["timed_out"], false);
+    let playing = next_of(&mut wa, "playback").await["playback"].clone();
+    assert_eq!(playing["paused"], false);
+    assert_eq!(playing["position"], held["position"]);
+
+    // He stalls for longer than the room waits (1 s here): the others go on without him...
+    send(&mut wb, json!({"t": "buffering", "stalled": true})).await;
+    assert_eq!(next_of(&mut wa, "event").await["kind"], "hold");
+    let resume = next_of(&mut wa, "event").await;
+    assert_eq!(resume["kind"], "resume");
+    assert_eq!(resume["timed_out"], true);
+    // ...and are not held for him again while he is still catching up.
+    send(&mut wb, json!({"t": "buffering", "stalled": true})).await;
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "m1", "text": "go on", "position": 0}),
+    )
+    .await;
+    assert_eq!(next_of(&mut wa, "event").await["kind"], "chat");
+
+    // Once he has caught up, a new stall is waited for again — until someone decides: a pause
+    // ends the wait, and no resume follows it.
+    send(&mut wb, json!({"t": "buffering", "stalled": false})).await;
+    send(&mut wb, json!({"t": "buffering", "stalled": true})).await;
+    assert_eq!(next_of(&mut wa, "event").await["kind"], "hold");
+    send(&mut wa, json!({"t": "pause", "position": 9000})).await;
+    assert_eq!(next_of(&mut wa, "event").await["kind"], "pause");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "m2", "text": "still paused", "position": 9000}),
+    )
+    .await;
+    assert_eq!(next_of(&mut wa, "event").await["kind"], "chat");
+    let (_, welcome) = connect(&app, &code, &b, 0).await;
+    assert_eq!(welcome["snapshot"]["playback"]["paused"], true);
+    assert_eq!(welcome["snapshot"]["playback"]["position"], 9000.0);
+    assert_eq!(welcome["snapshot"]["holding"], false);
+}

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -60,6 +60,17 @@ pub struct RoomHub {
     present: Mutex<HashMap<String, PresentEntry>>,
     last_touch: Mutex<i64>,
     chat_buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+    waiting: Mutex<Waiting>,
+}
+
+/// A room holding playback for someone whose video stalled.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// The current hold, by number (a timeout only ends the hold it was set for).
+    hold: Option<u64>,
+    next: u64,
+    /// People the room stopped waiting for (their stall timed out) until they can play again.
+    excused: HashSet<String>,
 }
 
 impl RoomHub {
@@ -70,7 +81,12 @@ impl RoomHub {
             present: Mutex::new(HashMap::new()),
             last_touch: Mutex::new(0),
             chat_buckets: Mutex::new(HashMap::new()),
+            waiting: Mutex::new(Waiting::default()),
         }
+    }
+
+    fn holding(&self) -> bool {
+        lock(&self.waiting).hold.is_some()
     }
 
     fn present(&self) -> Vec<Present> {
@@ -278,6 +294,22 @@ pub async fn write_control(
     user: &User,
     msg: &ClientMsg,
 ) -> Result<(), sqlx::Error> {
+    write_transition(app, room_id, Some(user), |current, now| {
+        apply(msg, current, now)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Writes a change of playback worked out by `transition` from the room's state at server time
+/// `now` (none: nothing to do), under the room's lock, and broadcasts the event and the new
+/// state. Returns the new state if there was a change.
+async fn write_transition(
+    app: &AppState,
+    room_id: &str,
+    user: Option<&User>,
+    transition: impl FnOnce(Playback, f64) -> Option<(EventKind, Playback)>,
+) -> Result<Option<Playback>, sqlx::Error> {
     let _guard = app.hub.lock(room_id).await;
     let now = now_ms();
     let mut tx = app.db.pool.begin().await?;
@@ -292,11 +324,12 @@ pub async fn write_control(
         anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
         rate: row.try_get("rate")?,
     };
-    let Some((kind, playback)) = apply(msg, current, now as f64) else {
+    let Some((kind, playback)) = transition(current, now as f64) else {
         tx.rollback().await?;
-        return Ok(());
+        return Ok(None);
     };
-    insert_event(&mut tx, room_id, seq, &kind, Some(&user.id), None, now).await?;
+    let user_id = user.map(|u| u.id.as_str());
+    insert_event(&mut tx, room_id, seq, &kind, user_id, None, now).await?;
     sqlx::query(
         "UPDATE rooms SET paused = $1, position_ms = $2, anchor_ms = $3, rate = $4 WHERE id = $5",
     )
@@ -313,14 +346,128 @@ pub async fn write_control(
         RoomEvent {
             seq,
             at: now,
-            user: Some(user.id.clone()),
-            name: Some(user.display_name.clone()),
+            user: user.map(|u| u.id.clone()),
+            name: user.map(|u| u.display_name.clone()),
             kind,
         },
     );
     app.hub
         .send(room_id, 0, &ServerMsg::Playback { playback, seq });
-    Ok(())
+    Ok(Some(playback))
+}
+
+/// Someone's video stalled while the room plays: hold playback where it is and wait — for
+/// everyone stalled, but never longer than `buffer_wait`.
+async fn hold_for(app: &AppState, room_id: &str, room: &Arc<RoomHub>, user: &User) {
+    let wait = app.config.buffer_wait;
+    if wait.is_zero() || room.holding() || lock(&room.waiting).excused.contains(&user.id) {
+        return;
+    }
+    let held = write_transition(app, room_id, Some(user), |current, now| {
+        (!current.paused).then(|| {
+            let position = current.expected(now);
+            (
+                EventKind::Hold { position },
+                Playback {
+                    paused: true,
+                    position,
+                    anchor: now,
+                    rate: current.rate,
+                },
+            )
+        })
+    })
+    .await;
+    match held {
+        Ok(Some(_)) => {}
+        Ok(None) => return,
+        Err(e) => {
+            if !matches!(e, sqlx::Error::RowNotFound) {
+                tracing::warn!(error = %e, "room channel: hold not written");
+            }
+            return;
+        }
+    }
+    let id = {
+        let mut waiting = lock(&room.waiting);
+        waiting.next += 1;
+        waiting.hold = Some(waiting.next);
+        waiting.next
+    };
+    broadcast_presence(app, room_id, room);
+    let (app, room_id, room) = (app.clone(), room_id.to_owned(), room.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        release(&app, &room_id, &room, Some(id)).await;
+    });
+}
+
+/// Ends a hold: with `timed_out` set to the hold's number, only that hold, and whoever is still
+/// stalled is no longer waited for; without, only once nobody is stalled.
+async fn release(app: &AppState, room_id: &str, room: &Arc<RoomHub>, timed_out: Option<u64>) {
+    let ended = {
+        let present = lock(&room.present);
+        let mut waiting = lock(&room.waiting);
+        match (waiting.hold, timed_out) {
+            (Some(hold), Some(id)) if hold == id => {
+                let stalled = present
+                    .iter()
+                    .filter(|(_, e)| e.sockets > 0 && e.buffering)
+                    .map(|(user, _)| user.clone())
+                    .collect::<Vec<_>>();
+                waiting.excused.extend(stalled);
+                waiting.hold = None;
+                true
+            }
+            (Some(_), None) => {
+                let excused = &waiting.excused;
+                let stalled = present
+                    .iter()
+                    .any(|(user, e)| e.sockets > 0 && e.buffering && !excused.contains(user));
+                if !stalled {
+                    waiting.hold = None;
+                }
+                !stalled
+            }
+            _ => false,
+        }
+    };
+    if !ended {
+        return;
+    }
+    let resumed = write_transition(app, room_id, None, |current, now| {
+        current.paused.then(|| {
+            (
+                EventKind::Resume {
+                    position: current.position,
+                    timed_out: timed_out.is_some(),
+                },
+                Playback {
+                    paused: false,
+                    anchor: now,
+                    ..current
+                },
+            )
+        })
+    })
+    .await;
+    if let Err(e) = resumed {
+        if !matches!(e, sqlx::Error::RowNotFound) {
+            tracing::warn!(error = %e, "room channel: resume not written");
+        }
+    }
+    broadcast_presence(app, room_id, room);
+}
+
+fn broadcast_presence(app: &AppState, room_id: &str, room: &RoomHub) {
+    app.hub.send(
+        room_id,
+        0,
+        &ServerMsg::Presence {
+            present: room.present(),
+            holding: room.holding(),
+        },
+    );
 }
 
 fn event_from_row(row: &AnyRow) -> Result<Option<RoomEvent>, sqlx::Error> {
@@ -641,6 +788,8 @@ impl Connection {
                     }
                 };
                 if gone {
+                    // They may have been the one the room was waiting for.
+                    release(&app, &room_id, &room, None).await;
                     if let Err(e) =
                         write_event(&app, &room_id, Some(&user), EventKind::Leave, None, None).await
                     {
@@ -660,13 +809,7 @@ impl Connection {
     }
 
     fn broadcast_presence(&self) {
-        self.app.hub.send(
-            &self.room_id,
-            0,
-            &ServerMsg::Presence {
-                present: self.room.present(),
-            },
-        );
+        broadcast_presence(&self.app, &self.room_id, &self.room);
     }
 
     /// Notes that someone is in the room, at most once a minute per room (or now, if `force`).
@@ -703,6 +846,7 @@ impl Connection {
                 controls_locked: row.controls_locked,
                 ended: row.ended,
                 present: self.room.present(),
+                holding: self.room.holding(),
                 seq: row.last_seq,
             },
             events,
@@ -776,7 +920,15 @@ impl Connection {
                 if let Some(entry) = lock(&self.room.present).get_mut(&self.user.id) {
                     entry.buffering = stalled;
                 }
+                if !stalled {
+                    lock(&self.room.waiting).excused.remove(&self.user.id);
+                }
                 self.broadcast_presence();
+                if stalled {
+                    hold_for(&self.app, &self.room_id, &self.room, &self.user).await;
+                } else {
+                    release(&self.app, &self.room_id, &self.room, None).await;
+                }
                 return vec![];
             }
             ClientMsg::Chat { id, text, position } => {
@@ -832,6 +984,12 @@ impl Connection {
                 tracing::warn!(error = %e, "room channel: command not written");
                 ProtoError::Malformed
             })?;
+        // Someone pressed play or pause: their decision ends any wait for a stalled player.
+        if matches!(msg, ClientMsg::Play { .. } | ClientMsg::Pause { .. })
+            && lock(&self.room.waiting).hold.take().is_some()
+        {
+            self.broadcast_presence();
+        }
         Ok(vec![])
     }
 

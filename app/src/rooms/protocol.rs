@@ -194,6 +194,15 @@ pub enum EventKind {
         user: String,
     },
     End,
+    /// Playback held at `position` because the person stalled (buffering); the room waits.
+    Hold {
+        position: f64,
+    },
+    /// Playback goes on after a hold: everyone has caught up, or the wait timed out.
+    Resume {
+        position: f64,
+        timed_out: bool,
+    },
 }
 
 impl EventKind {
@@ -212,6 +221,8 @@ impl EventKind {
             EventKind::Controls { .. } => "controls",
             EventKind::Remove { .. } => "remove",
             EventKind::End => "end",
+            EventKind::Hold { .. } => "hold",
+            EventKind::Resume { .. } => "resume",
         }
     }
 
@@ -254,6 +265,9 @@ pub struct Snapshot {
     pub controls_locked: bool,
     pub ended: bool,
     pub present: Vec<Present>,
+    /// Playback is held, waiting for someone who is buffering.
+    #[serde(default)]
+    pub holding: bool,
     /// The room's last sequence number.
     pub seq: i64,
 }
@@ -285,6 +299,9 @@ pub enum ServerMsg {
     /// Who is connected (and buffering) changed.
     Presence {
         present: Vec<Present>,
+        /// Playback is held, waiting for whoever is buffering.
+        #[serde(default)]
+        holding: bool,
     },
     /// An older page of events, for scrolling back.
     History {
