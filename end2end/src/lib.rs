@@ -23,6 +23,12 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts the server with extra flags (e.g. `--public-url` when browsers reach it through
+    /// a proxy).
+    pub async fn start_with(extra: &[String]) -> Result<Self> {
         let bin = std::env::var("KINO_BIN").map_err(|_| "set KINO_BIN to the built kino binary")?;
         let site = std::env::var("KINO_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
         let site = std::path::Path::new(&site);
@@ -47,6 +53,7 @@ impl Server {
             .arg(dir.path().join("media"))
             .arg("--site-root")
             .arg(&site)
+            .args(extra)
             .env("KINO_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -199,6 +206,13 @@ impl Browser {
     pub async fn click_button(&self, name: &str) -> Result {
         self.button(name).await?.click().await?;
         Ok(())
+    }
+
+    /// The element whose accessible name comes from `aria-label` and is exactly `label` (icon
+    /// buttons such as the player's "Play", "Pause" and "Seek").
+    pub async fn labelled(&self, label: &str) -> Result<Element> {
+        self.wait_for(&format!("//*[@aria-label={}]", xpath_literal(label)))
+            .await
     }
 
     /// The link whose visible text is exactly `name`.

@@ -122,6 +122,71 @@ pub fn grace_expired(
     }
 }
 
+/// A piece of a chat message: plain text, or a web link to make clickable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Link(String),
+}
+
+/// Splits a message into text and `http(s)://` links. A link ends at whitespace; punctuation
+/// that closes a sentence (".", ",", ")", "»"…) after it is text, not part of it.
+pub fn linkify(text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = ["https://", "http://"]
+            .iter()
+            .filter_map(|scheme| {
+                rest.char_indices()
+                    .map(|(i, _)| i)
+                    .find(|&i| {
+                        rest[i..]
+                            .get(..scheme.len())
+                            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+                    })
+                    .map(|i| (i, scheme.len()))
+            })
+            .min();
+        let Some((at, scheme_len)) = start else {
+            plain.push_str(rest);
+            break;
+        };
+        // Only at a word's start: "xhttp://" is text.
+        let word_start = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || "([«\"'".contains(c));
+        let end = rest[at..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |e| at + e);
+        let mut url = &rest[at..end];
+        while let Some(last) = url.chars().next_back() {
+            if ".,;:!?)]}»\"'".contains(last) {
+                url = &url[..url.len() - last.len_utf8()];
+            } else {
+                break;
+            }
+        }
+        if !word_start || url.len() <= scheme_len {
+            plain.push_str(&rest[..at + scheme_len]);
+            rest = &rest[at + scheme_len..];
+            continue;
+        }
+        plain.push_str(&rest[..at]);
+        if !plain.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut plain)));
+        }
+        pieces.push(Piece::Link(url.to_owned()));
+        rest = &rest[at + url.len()..];
+    }
+    if !plain.is_empty() {
+        pieces.push(Piece::Text(plain));
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +270,38 @@ mod tests {
         assert!(!grace_expired(Some(100), None, grace, 1_099));
         assert!(!grace_expired(Some(100), Some(5_000), grace, 5_999));
         assert!(grace_expired(Some(100), Some(5_000), grace, 6_000));
+    }
+
+    #[test]
+    fn links_in_chat_are_found_and_nothing_else_is() {
+        use Piece::*;
+        assert_eq!(linkify("привет"), vec![Text("привет".into())]);
+        assert_eq!(
+            linkify("смотри https://example.org/a?b=1, потом"),
+            vec![
+                Text("смотри ".into()),
+                Link("https://example.org/a?b=1".into()),
+                Text(", потом".into()),
+            ]
+        );
+        assert_eq!(
+            linkify("(http://x.ru/фильм)."),
+            vec![
+                Text("(".into()),
+                Link("http://x.ru/фильм".into()),
+                Text(").".into()),
+            ]
+        );
+        assert_eq!(
+            linkify("javascript:alert(1)"),
+            vec![Text("javascript:alert(1)".into())]
+        );
+        assert_eq!(linkify("xhttps://a.b"), vec![Text("xhttps://a.b".into())]);
+        assert_eq!(linkify("https://"), vec![Text("https://".into())]);
+        assert_eq!(
+            linkify("<b>https://a.b</b>"),
+            vec![Text("<b>https://a.b</b>".into())],
+            "a link glued to markup-looking text is left as text"
+        );
     }
 }

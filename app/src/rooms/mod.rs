@@ -11,9 +11,11 @@
 #[cfg(feature = "ssr")]
 pub mod channel;
 pub mod domain;
+pub mod live;
 pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod stage;
 
 use crate::accounts::{login_link, use_auth, with_next};
 use crate::catalog::{FilmCard, Rendition};
@@ -26,8 +28,10 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use live::Live;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use stage::{ChatPane, SyncPlayer};
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -608,6 +612,13 @@ fn RoomView(view: RoomView) -> impl IntoView {
     });
     let (starts_at, ended_at) = (v.starts_at, v.ended_at);
     let phase = Memo::new(move |_| domain::phase(starts_at, ended_at, now.get()));
+    let name = RwSignal::new(v.name.clone());
+    // The room channel: playback, chat and presence (the ended room's chat too).
+    let live = Live::new(name, ended_at.is_some(), v.controls_locked);
+    if !v.purged {
+        let code = v.code.clone();
+        Effect::new(move |_| live.connect(&code));
+    }
     let stage = {
         let v = v.clone();
         move || {
@@ -617,11 +628,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
                 view! { <Countdown at now poster=v.film.poster_url() /> }.into_any()
             }
             Phase::Live => view! {
-                <video class="room-video" controls preload="metadata" poster=v.film.poster_url()>
-                    {v.renditions.iter().map(|r| view! {
-                        <source src=r.url.clone() type=format!("video/{}", r.container) />
-                    }).collect_view()}
-                </video>
+                <SyncPlayer live=live renditions=v.renditions.clone() poster=v.film.poster_url() />
             }.into_any(),
             Phase::Ended => view! {
                 <div class="room-ended">
@@ -635,12 +642,20 @@ fn RoomView(view: RoomView) -> impl IntoView {
         }
         }
     };
-    let name = RwSignal::new(v.name.clone());
     let heading = move || name.get();
     let page_title = move || format!("{} — {}", name.get(), t_string!(i18n, app_name));
+    let member_ids: BTreeSet<String> = v.members.iter().map(|m| m.person.id.clone()).collect();
+    let newcomers = move || {
+        live.present.with(|p| {
+            p.iter()
+                .filter(|p| !member_ids.contains(&p.user))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     let members_label = format!("{} / {}", v.participants, v.max_participants);
-    let live = v.phase != Phase::Ended;
-    let owner_controls = v.i_own && live;
+    let not_ended = v.phase != Phase::Ended;
+    let owner_controls = v.i_own && not_ended;
     let code = StoredValue::new(v.code.clone());
     let remove = ServerAction::<RemoveParticipant>::new();
     Effect::new(move |_| {
@@ -687,6 +702,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
                                         <strong>{m.person.display_name.clone()}</strong>
                                         {m.owner.then(|| view! { " " <span class="chip">{t!(i18n, owner)}</span> })}
                                         {(!m.joined).then(|| view! { <span class="muted">" · " {t!(i18n, invited)}</span> })}
+                                        <LiveStatus live=live user=m.person.id.clone() />
                                     </span>
                                     {(owner_controls && !m.owner).then(|| view! {
                                         <button
@@ -705,13 +721,30 @@ fn RoomView(view: RoomView) -> impl IntoView {
                                 </li>
                             }
                         }).collect_view()}
+                        // Whoever joined after this page was loaded.
+                        <For
+                            each=newcomers
+                            key=|p| p.user.clone()
+                            let:p
+                        >
+                            <li class="person">
+                                <span class="avatar in-room" aria-hidden="true">{crate::friends::domain::initials(&p.name)}</span>
+                                <span class="person-name">
+                                    <strong>{p.name.clone()}</strong>
+                                    <LiveStatus live=live user=p.user.clone() />
+                                </span>
+                            </li>
+                        </For>
                     </ul>
                     <section class="chat-pane" aria-labelledby="chat-title">
                         <h2 id="chat-title">{t!(i18n, chat)}</h2>
                         {if v.purged {
                             view! { <p class="muted">{t!(i18n, chat_purged)}</p> }.into_any()
                         } else {
-                            view! { <p class="muted">{t!(i18n, chat_soon)}</p> }.into_any()
+                            let names: HashMap<String, String> = v.members.iter()
+                                .map(|m| (m.person.id.clone(), m.person.display_name.clone()))
+                                .collect();
+                            view! { <ChatPane live=live names=names /> }.into_any()
                         }}
                     </section>
                 </aside>
@@ -738,7 +771,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
                             }}
                         </dd>
                     </dl>
-                    {(v.starts_at.is_some() && live).then(|| view! {
+                    {(v.starts_at.is_some() && not_ended).then(|| view! {
                         <a class="button small" href=format!("/r/{}/calendar.ics", v.code) download>
                             {t!(i18n, add_to_calendar)}
                         </a>
@@ -749,6 +782,25 @@ fn RoomView(view: RoomView) -> impl IntoView {
                 })}
             </div>
         </section>
+    }
+}
+
+/// "here" or "buffering…" beside a participant connected to the room right now.
+#[component]
+fn LiveStatus(live: Live, user: String) -> impl IntoView {
+    let i18n = use_i18n();
+    move || {
+        let state = live
+            .present
+            .with(|p| p.iter().find(|p| p.user == user).map(|p| p.buffering));
+        state.map(|buffering| {
+            if buffering {
+                view! { <span class="presence buffering">" · " {t!(i18n, buffering)}</span> }
+                    .into_any()
+            } else {
+                view! { <span class="presence in-room">" · " {t!(i18n, here)}</span> }.into_any()
+            }
+        })
     }
 }
 
