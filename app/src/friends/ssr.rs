@@ -137,6 +137,10 @@ pub async fn search_people(q: &str) -> Result<Vec<(Person, Relation)>, AppError>
 /// Both directions of a friendship, and no requests left between the two.
 async fn befriend(tx: &mut Transaction<'static, Any>, a: &str, b: &str) -> Result<(), AppError> {
     let now = now_ms();
+    // Always the same order of rows, whoever calls: two people befriending each other at the
+    // same moment otherwise lock (a, b) and (b, a) in opposite orders, and PostgreSQL ends one
+    // of them as a deadlock (seen once in CI as a 500).
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
     for (x, y) in [(a, b), (b, a)] {
         sqlx::query(
             "INSERT INTO friendships (user_id, friend_id, since) VALUES ($1, $2, $3) \
