@@ -28,10 +28,11 @@ pub mod state;
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 use crate::i18n::*;
+use crate::ui::PageTitle;
 use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
 use catalog::{CatalogPage, FilmPage, Watchlist, WatchlistPage};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -79,7 +80,7 @@ fn AppBody() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/kino.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        <Title text=move || t_string!(i18n, app_name).to_string() />
+        <PageTitle text=move || t_string!(i18n, app_name).to_string() />
         <Meta name="description" content=move || t_string!(i18n, home_lead).to_string() />
         <Router>
             <layout::Header />

@@ -16,6 +16,9 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         AppError::Invalid(Invalid::DisplayNameLength) => {
             t!(i18n, err_display_name_length).into_any()
         }
+        AppError::Invalid(Invalid::DisplayNameCharacters) => {
+            t!(i18n, err_display_name_chars).into_any()
+        }
         AppError::Invalid(Invalid::PasswordTooShort) => t!(i18n, err_password_short).into_any(),
         AppError::Invalid(Invalid::PasswordTooLong) => t!(i18n, err_password_long).into_any(),
         AppError::Invalid(Invalid::WrongCurrentPassword) => {
@@ -45,6 +48,8 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
             let minutes = retry_after_secs.div_ceil(60);
             t!(i18n, err_rate_limited, minutes = move || minutes).into_any()
         }
+        AppError::Busy { .. } => t!(i18n, err_busy).into_any(),
+        AppError::CrossSite => t!(i18n, err_cross_site).into_any(),
         AppError::Internal => t!(i18n, err_internal).into_any(),
         AppError::Request(_) => t!(i18n, err_request).into_any(),
     }
@@ -156,4 +161,18 @@ pub fn now_ms() -> i64 {
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default()
     }
+}
+
+/// The page's `<title>`: the one way pages set it. leptos_meta writes a title's text into the
+/// server-rendered `<head>` without escaping it, so a room or a person named
+/// `</title><script>…` would become markup there; on the server the text is escaped here and
+/// read once, while the page renders (a reactive value read later, after the page's owner is
+/// gone, panics). In the browser the title stays reactive: `document.title` takes plain text.
+#[component]
+pub fn PageTitle(#[prop(into)] text: Signal<String>) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let text = html_escape::encode_text(&text.get_untracked()).into_owned();
+    #[cfg(not(feature = "ssr"))]
+    let text = move || text.get();
+    view! { <leptos_meta::Title text /> }
 }

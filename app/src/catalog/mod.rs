@@ -10,9 +10,10 @@ use crate::i18n::*;
 use crate::opinions::{FilmOpinions, ReactionButtons, Reviews};
 use crate::playback::{get_resume, Player, Resume};
 use crate::ui::ErrorMessage;
+use crate::ui::PageTitle;
 use domain::{CatalogQuery, GENRES};
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ pub fn CatalogPage() -> impl IntoView {
         );
     };
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, films_title), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, films_title), t_string!(i18n, app_name)) />
         <section class="catalog">
             <h1>{t!(i18n, films_title)}</h1>
             // Without WASM this is a plain GET form; once hydrated it navigates to a clean URL
@@ -428,7 +429,7 @@ fn FilmDetailsView(
     let poster = card.poster_url();
     let playable = !film.renditions.is_empty();
     view! {
-        <Title text=page_title />
+        <PageTitle text=page_title />
         <Meta name="description" content=description.clone() />
         <Meta property="og:type" content="video.movie" />
         <Meta property="og:title" content=title.clone() />
@@ -560,7 +561,7 @@ pub fn WatchlistPage() -> impl IntoView {
     let list = use_watchlist();
     let films = Resource::new(move || list.changes.get(), |_| get_watchlist());
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, want_to_watch), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, want_to_watch), t_string!(i18n, app_name)) />
         <section class="catalog">
             <h1>{t!(i18n, want_to_watch)}</h1>
             <Transition>

@@ -10,9 +10,9 @@ use crate::catalog::{FilmCard, FilmGrid};
 use crate::error::AppError;
 use crate::i18n::*;
 use crate::ui::ErrorMessage;
+use crate::ui::PageTitle;
 use domain::{initials, Presence, Relation};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -280,7 +280,7 @@ pub fn FriendsPage() -> impl IntoView {
         })
     };
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, friends_title), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, friends_title), t_string!(i18n, app_name)) />
         <section class="friends">
             <h1>{t!(i18n, friends_title)}</h1>
             {alert(add.value())}
@@ -493,7 +493,7 @@ pub fn InvitePage() -> impl IntoView {
         |(c, _)| invite_info(c),
     );
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, friend_invite), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, friend_invite), t_string!(i18n, app_name)) />
         <section class="card narrow invite">
             <Suspense>
                 {move || Suspend::new(async move {
@@ -559,7 +559,7 @@ pub fn FriendPage() -> impl IntoView {
                             let name = friend.display_name.clone();
                             let title = friend.display_name.clone();
                             view! {
-                                <Title text=move || format!("{} — {}", title, t_string!(i18n, app_name)) />
+                                <PageTitle text=move || format!("{} — {}", title, t_string!(i18n, app_name)) />
                                 <h1>{t!(i18n, we_both_want, name = move || name.clone())}</h1>
                                 {if films.is_empty() {
                                     view! { <p class="empty">{t!(i18n, nothing_in_common)}</p> }.into_any()

@@ -9,8 +9,8 @@ use crate::error::AppError;
 use crate::i18n::*;
 use crate::opinions::date_text;
 use crate::ui::ErrorMessage;
+use crate::ui::PageTitle;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +113,7 @@ pub fn NotificationsPage() -> impl IntoView {
         notifications.read.dispatch(MarkNotificationsRead {});
     });
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, notifications), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, notifications), t_string!(i18n, app_name)) />
         <section class="notifications">
             <h1>{t!(i18n, notifications)}</h1>
             <Suspense>

@@ -10,9 +10,9 @@ use crate::catalog::{FilmCard, FilmGrid, Rendition};
 use crate::error::AppError;
 use crate::i18n::*;
 use crate::ui::ErrorMessage;
+use crate::ui::PageTitle;
 use domain::clock;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
@@ -350,7 +350,7 @@ pub fn WatchedPage() -> impl IntoView {
     let i18n = use_i18n();
     let films = Resource::new(|| (), |_| get_watched());
     view! {
-        <Title text=move || format!("{} — {}", t_string!(i18n, watched_title), t_string!(i18n, app_name)) />
+        <PageTitle text=move || format!("{} — {}", t_string!(i18n, watched_title), t_string!(i18n, app_name)) />
         <section class="catalog">
             <h1>{t!(i18n, watched_title)}</h1>
             <Suspense>

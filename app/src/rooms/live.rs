@@ -9,6 +9,7 @@ use super::protocol::{
 };
 use crate::sync::{Clock, Playback, Sample};
 use leptos::prelude::*;
+use send_wrapper::SendWrapper;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -78,7 +79,10 @@ pub struct Live {
     /// The last refusal from the server, numbered so the same one twice still shows.
     pub notice: RwSignal<Option<(u64, ProtoError)>>,
     pub floating: RwSignal<Vec<Floating>>,
-    channel: StoredValue<Option<Rc<Channel>>, LocalStorage>,
+    /// The browser's socket. Only `connect` (an effect, so the browser) fills it: a value that
+    /// may not leave its thread is never created while the server renders the page, where the
+    /// render can move between threads.
+    channel: StoredValue<Option<SendWrapper<Rc<Channel>>>>,
 }
 
 impl Live {
@@ -100,7 +104,7 @@ impl Live {
             pending: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             floating: RwSignal::new(Vec::new()),
-            channel: StoredValue::new_local(None),
+            channel: StoredValue::new(None),
         }
     }
 
@@ -133,7 +137,7 @@ impl Live {
         ) {
             *channel.timer.borrow_mut() = Some(timer);
         }
-        self.channel.set_value(Some(channel));
+        self.channel.set_value(Some(SendWrapper::new(channel)));
         on_cleanup(move || {
             if let Some(Some(channel)) = self.channel.try_get_value() {
                 channel.stop();

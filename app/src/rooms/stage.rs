@@ -47,7 +47,7 @@ pub fn SyncPlayer(live: Live, renditions: Vec<Rendition>, poster: String) -> imp
     let seek_started = StoredValue::new(None::<f64>);
     let play_requested = StoredValue::new(0.0f64);
     let stalled = StoredValue::new(false);
-    let stall_timer = StoredValue::new_local(None::<TimeoutHandle>);
+    let stall_timer = StoredValue::new(None::<TimeoutHandle>);
 
     let local_ms = move || {
         video
