@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub enum Invalid {
     UsernameFormat,
     DisplayNameLength,
+    /// Invisible, bidi-control or other non-printing characters in a display name.
+    DisplayNameCharacters,
     PasswordTooShort,
     PasswordTooLong,
     WrongCurrentPassword,
@@ -49,6 +51,12 @@ pub enum AppError {
     RoomFull { max: i64 },
     #[error("the room has ended")]
     RoomEnded,
+    /// Too much work queued (password hashing): try again shortly.
+    #[error("the server is busy; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
+    /// A state-changing request from another origin (another site, port or subdomain).
+    #[error("cross-site request refused")]
+    CrossSite,
     #[error("internal error")]
     Internal,
     /// Transport problems (the network, a malformed request): the text is the framework's own.
@@ -62,12 +70,25 @@ impl AppError {
         match self {
             AppError::NotFound => 404,
             AppError::Unauthorized | AppError::WrongCredentials => 401,
-            AppError::Forbidden | AppError::WrongRoomPassword => 403,
+            AppError::Forbidden | AppError::WrongRoomPassword | AppError::CrossSite => 403,
             AppError::RoomFull { .. } | AppError::RoomEnded => 409,
             AppError::Invalid(_) | AppError::Request(_) => 400,
             AppError::UsernameTaken => 409,
             AppError::RateLimited { .. } => 429,
+            AppError::Busy { .. } => 503,
             AppError::Internal => 500,
+        }
+    }
+}
+
+impl AppError {
+    /// Seconds to wait before trying again, for a `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 }
@@ -94,5 +115,21 @@ pub fn on_unique_violation(e: sqlx::Error, conflict: AppError) -> AppError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => conflict,
         _ => e.into(),
+    }
+}
+
+/// For plain axum handlers and middleware: the status, `Retry-After` when there is one, and
+/// the error as JSON (the same body a server function's failure has).
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(&self)).into_response();
+        if let Some(secs) = self.retry_after_secs() {
+            res.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        res
     }
 }

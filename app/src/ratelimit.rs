@@ -1,111 +1,104 @@
-//! Counting failures (wrong passwords) per key in a fixed window. A key that has failed `max`
-//! times is refused until its window ends, even with the right password, so guessing stays slow.
-//! Kept in memory: on several nodes each node counts its own share.
+//! Attempt budgets: a key (an account and a client, a room, an address…) may spend `max`
+//! attempts per window. An attempt is taken out of the budget *before* the guarded work (a
+//! password check, a registration) in one atomic upsert, so fifty parallel requests cannot all
+//! pass a check that none of them has been counted in yet; a success may give its attempt back.
+//! The counts live in the database (`attempt_budgets`), so a limit holds across every node.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use crate::db::{now_ms, Db};
+use crate::error::AppError;
+use sqlx::Row;
+use std::time::Duration;
 
+/// A limit: `max` attempts per `window` for each key of one `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Names the limit in the key, so two limits never share a count.
+    pub kind: &'static str,
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// An attempt that was allowed, to give back if it succeeded.
 #[derive(Debug)]
-pub struct FailureLimiter {
-    max: u32,
-    window: Duration,
-    entries: Mutex<HashMap<String, (u32, Instant)>>,
+#[must_use = "an allowed attempt may be given back on success"]
+pub struct Attempt {
+    key: String,
 }
 
-impl FailureLimiter {
-    pub fn new(max: u32, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            entries: Mutex::new(HashMap::new()),
+impl Budget {
+    pub const fn new(kind: &'static str, max: u32, window: Duration) -> Self {
+        Self { kind, max, window }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.kind)
+    }
+
+    /// Spends one attempt of `key`'s budget; `RateLimited` (with the seconds until the window
+    /// ends) when it is used up. A refused attempt is counted too, and changes nothing.
+    pub async fn take(&self, db: &Db, key: &str) -> Result<Attempt, AppError> {
+        let key = self.key(key);
+        let now = now_ms();
+        let window_ms = self.window.as_millis() as i64;
+        let row = sqlx::query(
+            "INSERT INTO attempt_budgets (key, window_started_at, spent) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               spent = CASE WHEN attempt_budgets.window_started_at <= $3 THEN 1 \
+                            ELSE attempt_budgets.spent + 1 END, \
+               window_started_at = CASE WHEN attempt_budgets.window_started_at <= $3 THEN $2 \
+                                        ELSE attempt_budgets.window_started_at END \
+             RETURNING spent, window_started_at",
+        )
+        .bind(&key)
+        .bind(now)
+        .bind(now - window_ms)
+        .fetch_one(&db.pool)
+        .await?;
+        let spent: i64 = row.try_get("spent")?;
+        let started: i64 = row.try_get("window_started_at")?;
+        if spent > i64::from(self.max) {
+            let left_ms = (started + window_ms - now).max(1000);
+            return Err(AppError::RateLimited {
+                retry_after_secs: (left_ms as u64).div_ceil(1000),
+            });
         }
+        Ok(Attempt { key })
     }
 
-    /// `Err(retry_after)` while `key` is locked out.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        self.record_failure_at(key, Instant::now())
-    }
-
-    pub fn reset(&self, key: &str) {
-        self.lock().remove(key);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        // A panic while holding this lock cannot leave the map inconsistent; keep serving.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        match self.lock().get(key) {
-            Some(&(count, start)) if count >= self.max => {
-                let ends = start + self.window;
-                if now < ends {
-                    Err(ends - now)
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn record_failure_at(&self, key: &str, now: Instant) {
-        let mut map = self.lock();
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (_, start)| now.duration_since(*start) < window);
-        }
-        let entry = map.entry(key.to_owned()).or_insert((0, now));
-        if now.duration_since(entry.1) >= self.window {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
+    /// How many attempts `key` has spent in its current window (0 once the window has ended).
+    pub async fn spent(&self, db: &Db, key: &str) -> Result<u32, AppError> {
+        let since = now_ms() - self.window.as_millis() as i64;
+        let row = sqlx::query(
+            "SELECT spent FROM attempt_budgets WHERE key = $1 AND window_started_at > $2",
+        )
+        .bind(self.key(key))
+        .bind(since)
+        .fetch_optional(&db.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => u32::try_from(row.try_get::<i64, _>("spent")?).unwrap_or(u32::MAX),
+            None => 0,
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locks_after_max_failures_until_the_window_ends() {
-        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(limiter.check_at("vasya", t0).is_ok());
-            limiter.record_failure_at("vasya", t0);
-        }
-        let retry = limiter
-            .check_at("vasya", t0 + Duration::from_secs(10))
-            .unwrap_err();
-        assert_eq!(retry, Duration::from_secs(50));
-        assert!(
-            limiter.check_at("petya", t0).is_ok(),
-            "other keys are not affected"
-        );
-        assert!(limiter
-            .check_at("vasya", t0 + Duration::from_secs(61))
-            .is_ok());
-        limiter.record_failure_at("vasya", t0 + Duration::from_secs(61));
-        assert!(
-            limiter
-                .check_at("vasya", t0 + Duration::from_secs(62))
-                .is_ok(),
-            "new window"
-        );
+impl Attempt {
+    /// Gives the attempt back (the right password: only failures should use the budget up).
+    pub async fn give_back(self, db: &Db) -> Result<(), AppError> {
+        sqlx::query("UPDATE attempt_budgets SET spent = spent - 1 WHERE key = $1 AND spent > 0")
+            .bind(&self.key)
+            .execute(&db.pool)
+            .await?;
+        Ok(())
     }
+}
 
-    #[test]
-    fn reset_clears_a_key() {
-        let limiter = FailureLimiter::new(1, Duration::from_secs(60));
-        limiter.record_failure("k");
-        assert!(limiter.check("k").is_err());
-        limiter.reset("k");
-        assert!(limiter.check("k").is_ok());
-    }
+/// Deletes budgets whose window ended long ago (the maintenance job calls it).
+pub async fn forget_old(db: &Db, older_than: Duration) -> Result<u64, sqlx::Error> {
+    let before = now_ms() - older_than.as_millis() as i64;
+    let done = sqlx::query("DELETE FROM attempt_budgets WHERE window_started_at < $1")
+        .bind(before)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
 }

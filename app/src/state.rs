@@ -1,7 +1,7 @@
 //! What every request handler and server function can reach (`expect_context::<AppState>()`).
 
 use crate::db::Db;
-use crate::ratelimit::FailureLimiter;
+use crate::ratelimit::Budget;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -12,10 +12,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<AppConfig>,
-    pub login_failures_per_account: Arc<FailureLimiter>,
-    pub login_failures_per_ip: Arc<FailureLimiter>,
-    pub room_password_failures_per_user: Arc<FailureLimiter>,
-    pub room_password_failures_per_room: Arc<FailureLimiter>,
+    /// Password hashing: a few at a time, so a burst of registrations cannot eat the memory.
+    pub hashing: Arc<crate::accounts::hashing::HashPool>,
     /// The rooms with sockets on this node (the room channel).
     pub hub: Arc<crate::rooms::channel::Hub>,
 }
@@ -25,32 +23,66 @@ pub struct AppState {
 pub struct AppConfig {
     /// Used to build share links, e.g. `https://kino.example.org`.
     pub public_url: String,
-    pub login_max_failures_per_account: u32,
-    pub login_max_failures_per_ip: u32,
-    pub login_failure_window: Duration,
-    /// Wrong room passwords (or keys) one person may try on one room, and everyone together on
-    /// one room, per `login_failure_window`.
-    pub room_password_max_failures_per_user: u32,
-    pub room_password_max_failures_per_room: u32,
+    /// Attempt budgets (`ratelimit`): logins, room passwords, registrations.
+    pub limits: Limits,
     /// Chat messages and reactions per person and room: the average rate and the burst.
     pub chat_per_second: f64,
     pub chat_burst: f64,
     /// How long a room waits for a participant whose video stalls (zero: never waits).
     pub buffer_wait: Duration,
+    /// Passwords hashed at once (each takes 19 MiB), and how many more may wait for a turn
+    /// before the server answers 503.
+    pub hashing_threads: usize,
+    pub hashing_queue: usize,
+}
+
+/// The attempt budgets. A client is an address (the proxy's client, with `--trusted-proxy`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Logins for one account from one client: guessing is slow, and nobody else is locked out.
+    pub login_per_account_and_client: Budget,
+    /// Logins for one account from anywhere: the slower backstop against guessing from many
+    /// addresses.
+    pub login_per_account: Budget,
+    /// Logins from one client, whatever the account.
+    pub login_per_client: Budget,
+    /// Room passwords one person may try on one room.
+    pub room_password_per_person: Budget,
+    /// Room passwords one client may try on one room (throwaway accounts share their address).
+    pub room_password_per_client: Budget,
+    /// Room passwords everyone together may try on one room (a generous backstop).
+    pub room_password_per_room: Budget,
+    /// New accounts from one client, and from everyone.
+    pub register_per_client: Budget,
+    pub register_overall: Budget,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        Self {
+            login_per_account_and_client: Budget::new("login-ac", 5, MINUTE.saturating_mul(15)),
+            login_per_account: Budget::new("login-a", 50, MINUTE.saturating_mul(60)),
+            login_per_client: Budget::new("login-c", 30, MINUTE.saturating_mul(15)),
+            room_password_per_person: Budget::new("room-p", 5, MINUTE.saturating_mul(15)),
+            room_password_per_client: Budget::new("room-c", 20, MINUTE.saturating_mul(15)),
+            room_password_per_room: Budget::new("room", 200, MINUTE.saturating_mul(15)),
+            register_per_client: Budget::new("register-c", 20, MINUTE.saturating_mul(60)),
+            register_overall: Budget::new("register", 500, MINUTE.saturating_mul(60)),
+        }
+    }
 }
 
 impl AppConfig {
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
-            login_max_failures_per_account: 5,
-            login_max_failures_per_ip: 30,
-            login_failure_window: Duration::from_secs(15 * 60),
-            room_password_max_failures_per_user: 5,
-            room_password_max_failures_per_room: 20,
+            limits: Limits::default(),
             chat_per_second: 2.0,
             chat_burst: 8.0,
             buffer_wait: Duration::from_secs(10),
+            hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing_queue: 64,
         }
     }
 }
@@ -64,21 +96,9 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> Self {
         Self {
-            login_failures_per_account: Arc::new(FailureLimiter::new(
-                config.login_max_failures_per_account,
-                config.login_failure_window,
-            )),
-            login_failures_per_ip: Arc::new(FailureLimiter::new(
-                config.login_max_failures_per_ip,
-                config.login_failure_window,
-            )),
-            room_password_failures_per_user: Arc::new(FailureLimiter::new(
-                config.room_password_max_failures_per_user,
-                config.login_failure_window,
-            )),
-            room_password_failures_per_room: Arc::new(FailureLimiter::new(
-                config.room_password_max_failures_per_room,
-                config.login_failure_window,
+            hashing: Arc::new(crate::accounts::hashing::HashPool::new(
+                config.hashing_threads,
+                config.hashing_queue,
             )),
             hub: Arc::default(),
             leptos_options,

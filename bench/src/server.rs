@@ -32,7 +32,11 @@ impl Server {
     pub async fn start(binary: &Path, site_root: &Path, database_url: &str) -> Result<Self> {
         let media = tempfile::tempdir()?;
         let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0", "--no-seed", "--database-url"])
+            .args(["--listen", "127.0.0.1:0", "--no-seed"])
+            // The load generators register thousands of accounts from one address.
+            .args(["--registrations-per-hour", "1000000"])
+            .args(["--registrations-per-hour-total", "1000000"])
+            .arg("--database-url")
             .arg(database_url)
             .arg("--media-dir")
             .arg(media.path())

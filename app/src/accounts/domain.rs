@@ -29,15 +29,23 @@ impl Username {
     }
 }
 
-/// 1–64 Unicode characters after trimming; control characters are refused.
+/// 1–64 Unicode characters after NFKC normalisation (fullwidth and other compatibility forms
+/// become their plain letters) and trimming. Characters a reader cannot see or that reorder the
+/// text around them (zero-width ones, bidi overrides, fillers) are refused, so two names that
+/// look the same are the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
-        let name = raw.trim();
+        use unicode_normalization::UnicodeNormalization;
+        let normal: String = raw.nfkc().collect();
+        let name = normal.trim();
+        if name.chars().any(is_invisible) {
+            return Err(AppError::Invalid(Invalid::DisplayNameCharacters));
+        }
         let count = name.chars().count();
-        if (1..=64).contains(&count) && !name.chars().any(char::is_control) {
+        if (1..=64).contains(&count) {
             Ok(Self(name.to_owned()))
         } else {
             Err(AppError::Invalid(Invalid::DisplayNameLength))
@@ -47,6 +55,26 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Control and format characters (zero-width joiners and spaces, bidi controls, soft hyphens),
+/// line and paragraph separators, private-use and unassigned code points, and the blank
+/// "letters" that render as nothing.
+fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        G::Control
+            | G::Format
+            | G::LineSeparator
+            | G::ParagraphSeparator
+            | G::PrivateUse
+            | G::Surrogate
+            | G::Unassigned
+    ) || matches!(
+        c,
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}' | '\u{034F}' | '\u{180E}'
+    )
 }
 
 /// At least 8 characters; kept as typed (no trimming: spaces are part of a passphrase).
@@ -75,21 +103,30 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// Where to send the user after logging in: only a path on this site. Anything else (another
-/// host, `//host`, `/\host`, a scheme, control characters) falls back to `/`.
+/// Where to send the user after logging in: only a path on this site, normalised the way a
+/// browser resolves it (`/./`, `/../`) and percent-encoded (a Cyrillic path survives the
+/// `Location` header). Anything else (another host, `//host`, `/\host`, `/.//host`, a scheme,
+/// control characters) falls back to `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
         return "/".to_owned();
     };
-    let local = next.starts_with('/')
+    let plain = next.starts_with('/')
         && !next.starts_with("//")
-        && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\');
-    if local {
-        next.to_owned()
-    } else {
-        "/".to_owned()
+    if !plain {
+        return "/".to_owned();
     }
+    let Ok(resolved) = url::Url::parse("http://kino.invalid/").and_then(|base| base.join(next))
+    else {
+        return "/".to_owned();
+    };
+    // An empty segment anywhere (`//`, which `/.//` also becomes) is never one of our paths,
+    // and a browser or router may read what follows it as a host.
+    if resolved.host_str() != Some("kino.invalid") || resolved.path().contains("//") {
+        return "/".to_owned();
+    }
+    resolved[url::Position::BeforePath..].to_owned()
 }
 
 #[cfg(test)]
@@ -117,6 +154,27 @@ mod tests {
     }
 
     #[test]
+    fn display_names_refuse_what_cannot_be_seen_and_fold_lookalike_forms() {
+        for hidden in [
+            "Ва\u{200B}ся",         // zero-width space
+            "Вася\u{202E}cba",      // right-to-left override
+            "\u{2066}Вася\u{2069}", // isolates
+            "Ва\u{00AD}ся",         // soft hyphen
+            "\u{3164}",             // Hangul filler: looks empty
+            "Вася\u{FEFF}",         // BOM
+        ] {
+            assert_eq!(
+                DisplayName::parse(hidden).unwrap_err(),
+                AppError::Invalid(Invalid::DisplayNameCharacters),
+                "{hidden:?}"
+            );
+        }
+        // Fullwidth letters are the ASCII ones; Cyrillic and emoji stay.
+        assert_eq!(DisplayName::parse("Ｖａｓｙａ").unwrap().as_str(), "Vasya");
+        assert_eq!(DisplayName::parse("Ёжик 🦔").unwrap().as_str(), "Ёжик 🦔");
+    }
+
+    #[test]
     fn passwords_need_eight_characters() {
         assert_eq!(
             Password::parse("1234567".into()).unwrap_err(),
@@ -141,8 +199,14 @@ mod tests {
             "evil.example",
             "/ok\\..\\x",
             "/\n//evil",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/../..//evil.example",
+            "/%2e%2e//evil.example",
         ] {
             assert_eq!(safe_next(Some(evil)), "/", "{evil:?} must not be followed");
         }
+        assert_eq!(safe_next(Some("/фильм")), "/%D1%84%D0%B8%D0%BB%D1%8C%D0%BC");
+        assert_eq!(safe_next(Some("/a/./b/../c?x=1")), "/a/c?x=1");
     }
 }

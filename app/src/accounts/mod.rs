@@ -3,6 +3,8 @@
 
 pub mod domain;
 #[cfg(feature = "ssr")]
+pub mod hashing;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 use crate::error::AppError;
@@ -54,12 +56,22 @@ pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
     ssr::respond(ssr::update_display_name(display_name).await)
 }
 
+/// Changes the password and, unless `keep_other_devices` is sent (the form's checkbox), signs
+/// out every other session of the account.
 #[server(endpoint = "profile/password")]
 pub async fn change_password(
     current_password: String,
     new_password: String,
+    keep_other_devices: Option<String>,
 ) -> Result<(), AppError> {
-    ssr::respond(ssr::change_password(current_password, new_password).await)
+    ssr::respond(
+        ssr::change_password(current_password, new_password, keep_other_devices.is_some()).await,
+    )
+}
+
+#[server(endpoint = "profile/sign-out-others")]
+pub async fn sign_out_other_devices() -> Result<(), AppError> {
+    ssr::respond(ssr::sign_out_other_devices().await)
 }
 
 /// The signed-in user and the actions that change who that is, shared by the whole app.
@@ -290,8 +302,10 @@ fn ProfileForms(user: User) -> impl IntoView {
     let i18n = use_i18n();
     let auth = use_auth();
     let change = ServerAction::<ChangePassword>::new();
+    let sign_out = ServerAction::<SignOutOtherDevices>::new();
     let name_result = auth.update_display_name.value();
     let password_result = change.value();
+    let sign_out_result = sign_out.value();
     view! {
         <section class="card narrow">
             <h1>{t!(i18n, profile)}</h1>
@@ -328,10 +342,28 @@ fn ProfileForms(user: User) -> impl IntoView {
                     label=Signal::derive(move || t_string!(i18n, new_password).to_string())
                     autocomplete="new-password"
                 />
+                <label class="check">
+                    <input type="checkbox" name="keep_other_devices" value="on" />
+                    {t!(i18n, keep_other_devices)}
+                </label>
                 <FieldError result=password_result />
+                <Show when=move || matches!(password_result.get(), Some(Ok(())))>
+                    <p role="status">{t!(i18n, password_changed)}</p>
+                </Show>
                 <button type="submit" class="primary">
                     {t!(i18n, change_password)}
                 </button>
+            </ActionForm>
+        </section>
+        <section class="card narrow">
+            <h2>{t!(i18n, sign_out_others)}</h2>
+            <p class="muted">{t!(i18n, sign_out_others_hint)}</p>
+            <ActionForm action=sign_out attr:class="form">
+                <FieldError result=sign_out_result />
+                <Show when=move || matches!(sign_out_result.get(), Some(Ok(())))>
+                    <p role="status">{t!(i18n, signed_out_others)}</p>
+                </Show>
+                <button type="submit">{t!(i18n, sign_out_others)}</button>
             </ActionForm>
         </section>
     }

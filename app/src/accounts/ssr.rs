@@ -6,17 +6,19 @@ use crate::catalog::domain::fold;
 use crate::db::now_ms;
 use crate::error::{on_unique_violation, AppError, Invalid};
 use crate::state::AppState;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::ConnectInfo;
 use leptos::prelude::*;
 use sqlx::Row;
-use std::net::SocketAddr;
-use std::sync::OnceLock;
 use tower_sessions::Session;
 
 const USER_ID_KEY: &str = "user_id";
+/// The user's `session_epoch` when this session signed in: a later epoch (a password change,
+/// "Sign out other devices") ends it.
+const EPOCH_KEY: &str = "epoch";
+
+/// The client's address (the proxy's client when the connection comes from a trusted proxy),
+/// set on every request by the server; the key for per-client limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 pub fn state() -> AppState {
     expect_context::<AppState>()
@@ -39,10 +41,8 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
                     http::StatusCode::from_u16(e.status())
                         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                 );
-                if let AppError::RateLimited { retry_after_secs } = e {
-                    if let Ok(v) = http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                        res.insert_header(http::header::RETRY_AFTER, v);
-                    }
+                if let Some(secs) = e.retry_after_secs() {
+                    res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
                 }
             }
         }
@@ -62,64 +62,27 @@ fn session_err(e: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// OWASP's argon2id parameters: 19 MiB, 2 iterations, 1 lane.
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes on the blocking pool: ~50 ms of CPU must not stall the async runtime.
+/// Hashes an account password (on the hashing threads; `Busy` when they are swamped).
 pub async fn hash_password(password: &Password) -> Result<String, AppError> {
     hash_secret(password.expose().to_owned()).await
 }
 
-/// Hashes any secret (an account or a room password) with argon2id on the blocking pool.
+/// Hashes any secret (an account or a room password) with argon2id.
 pub async fn hash_secret(secret: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(secret.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(|_| AppError::Internal)?
-    .map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        AppError::Internal
-    })
+    state().hashing.hash(secret).await
 }
 
-/// Verifies on the blocking pool. `hash = None` (no such user) still spends the same work, so
-/// the answer time does not reveal whether a username exists.
+/// Verifies a secret; `hash = None` (no such user) costs the same as a real check.
 pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || {
-        static DUMMY: OnceLock<String> = OnceLock::new();
-        let dummy = DUMMY.get_or_init(|| {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(b"no such user", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-        });
-        let stored = hash.as_deref().unwrap_or(dummy);
-        let ok = PasswordHash::new(stored)
-            .map(|parsed| {
-                argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        ok && hash.is_some()
-    })
-    .await
-    .map_err(|_| AppError::Internal)
+    state().hashing.verify(password, hash).await
 }
 
-async fn client_ip() -> String {
-    leptos_axum::extract::<ConnectInfo<SocketAddr>>()
-        .await
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|_| "unknown".to_owned())
+/// The client's address as the server worked it out (see `ClientAddr`).
+pub async fn client_addr() -> String {
+    match leptos_axum::extract::<axum::Extension<ClientAddr>>().await {
+        Ok(axum::Extension(ClientAddr(ip))) => ip.to_string(),
+        Err(_) => "unknown".to_owned(),
+    }
 }
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
@@ -165,12 +128,23 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     else {
         return Ok(None);
     };
-    let row =
-        sqlx::query("SELECT id, username, display_name, last_seen_at FROM users WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(&state().db.pool)
-            .await?;
+    let row = sqlx::query(
+        "SELECT id, username, display_name, last_seen_at, session_epoch FROM users WHERE id = $1",
+    )
+    .bind(&id)
+    .fetch_optional(&state().db.pool)
+    .await?;
     let Some(row) = row else { return Ok(None) };
+    let epoch = session
+        .get::<i64>(EPOCH_KEY)
+        .await
+        .map_err(session_err)?
+        .unwrap_or(0);
+    if epoch != row.try_get::<i64, _>("session_epoch")? {
+        // Signed out elsewhere (a password change): this session is over.
+        session.flush().await.map_err(session_err)?;
+        return Ok(None);
+    }
     // Presence: note that the user is around, at most one write a minute.
     let last_seen: i64 = row.try_get("last_seen_at")?;
     let now = now_ms();
@@ -184,9 +158,35 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     Ok(Some(user_from_row(&row)?))
 }
 
-/// The user id a session belongs to, for plain axum handlers outside server functions.
-pub async fn session_user_id(session: &Session) -> Option<String> {
-    session.get::<String>(USER_ID_KEY).await.ok().flatten()
+/// The user id a session belongs to, for plain axum handlers outside server functions, with
+/// the epoch it signed in at (compare with `users.session_epoch`).
+pub async fn session_user_id(session: &Session) -> Option<(String, i64)> {
+    let user = session.get::<String>(USER_ID_KEY).await.ok().flatten()?;
+    let epoch = session
+        .get::<i64>(EPOCH_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    Some((user, epoch))
+}
+
+/// The signed-in user's id for a plain axum handler: `None` for a guest or a session that was
+/// signed out elsewhere.
+pub async fn signed_in_user_id(
+    db: &crate::db::Db,
+    session: &Session,
+) -> Result<Option<String>, AppError> {
+    let Some((id, epoch)) = session_user_id(session).await else {
+        return Ok(None);
+    };
+    let current: Option<i64> = sqlx::query("SELECT session_epoch FROM users WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| row.try_get("session_epoch"))
+        .transpose()?;
+    Ok((current == Some(epoch)).then_some(id))
 }
 
 /// The signed-in user, or `Unauthorized`.
@@ -196,12 +196,47 @@ pub async fn require_user() -> Result<User, AppError> {
 
 /// Starts a fresh session for `user_id`: a new id, so a session fixed before login is useless.
 async fn sign_in(user_id: &str) -> Result<(), AppError> {
+    let epoch: i64 = sqlx::query("SELECT session_epoch FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&state().db.pool)
+        .await?
+        .try_get("session_epoch")?;
     let session = session().await?;
+    let old = session.id().map(|id| id.to_string());
     session.cycle_id().await.map_err(session_err)?;
     session
         .insert(USER_ID_KEY, user_id)
         .await
         .map_err(session_err)?;
+    session
+        .insert(EPOCH_KEY, epoch)
+        .await
+        .map_err(session_err)?;
+    // Sockets opened under the old session id belong to whoever it was before.
+    if let Some(old) = old {
+        state()
+            .hub
+            .sign_out(crate::rooms::channel::SignOut::Session(old));
+    }
+    Ok(())
+}
+
+/// Ends every other session of `user_id` (other browsers, other devices) and their sockets;
+/// the current one is signed in again under the new epoch.
+async fn sign_out_others(user_id: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1")
+        .bind(user_id)
+        .execute(&state().db.pool)
+        .await?;
+    let keep = session().await?.id().map(|id| id.to_string());
+    sign_in(user_id).await?;
+    let keep = session().await?.id().map(|id| id.to_string()).or(keep);
+    state()
+        .hub
+        .sign_out(crate::rooms::channel::SignOut::UserExcept {
+            user: user_id.to_owned(),
+            keep,
+        });
     Ok(())
 }
 
@@ -214,6 +249,12 @@ pub async fn register(
     let username = Username::parse(&username)?;
     let display_name = DisplayName::parse(&display_name)?;
     let password = Password::parse(password)?;
+    let state = state();
+    let limits = &state.config.limits;
+    let client = client_addr().await;
+    // Counted before the (memory-hungry) hash: parallel requests cannot all slip through.
+    let _ = limits.register_per_client.take(&state.db, &client).await?;
+    let _ = limits.register_overall.take(&state.db, "all").await?;
     let hash = hash_password(&password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
@@ -226,7 +267,7 @@ pub async fn register(
     .bind(&hash)
     .bind(now_ms())
     .bind(fold(display_name.as_str()))
-    .execute(&state().db.pool)
+    .execute(&state.db.pool)
     .await
     .map_err(|e| on_unique_violation(e, AppError::UsernameTaken))?;
     tracing::info!(username = username.as_str(), "registered");
@@ -241,19 +282,20 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), AppError> {
     let state = state();
+    let limits = &state.config.limits;
     // Whatever was typed is the account key, so a malformed name is limited too.
-    let account_key = username.trim().to_ascii_lowercase();
-    let ip_key = client_ip().await;
-    for (limiter, key) in [
-        (&state.login_failures_per_account, &account_key),
-        (&state.login_failures_per_ip, &ip_key),
-    ] {
-        if let Err(retry) = limiter.check(key) {
-            return Err(AppError::RateLimited {
-                retry_after_secs: retry.as_secs().max(1),
-            });
-        }
-    }
+    let account = username.trim().to_ascii_lowercase();
+    let client = client_addr().await;
+    // Each attempt is taken out of the budgets before the password is checked (atomically), so
+    // parallel guesses cannot all be checked; the right password gives its attempts back. The
+    // per-account-and-client budget is the tight one: a stranger's guesses from elsewhere do not
+    // lock the owner out; the per-account budget is a slower backstop against many addresses.
+    let per_account_client = limits
+        .login_per_account_and_client
+        .take(&state.db, &format!("{account}\n{client}"))
+        .await?;
+    let per_client = limits.login_per_client.take(&state.db, &client).await?;
+    let per_account = limits.login_per_account.take(&state.db, &account).await?;
 
     let row = match Username::parse(&username) {
         Ok(name) => {
@@ -274,25 +316,31 @@ pub async fn login(
     let ok = verify_password(password, hash).await?;
     match (ok, id) {
         (true, Some(id)) => {
-            state.login_failures_per_account.reset(&account_key);
+            for attempt in [per_account_client, per_client, per_account] {
+                attempt.give_back(&state.db).await?;
+            }
             sign_in(&id).await?;
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())
         }
         _ => {
-            state
-                .login_failures_per_account
-                .record_failure(&account_key);
-            state.login_failures_per_ip.record_failure(&ip_key);
-            tracing::info!(account = %account_key, ip = %ip_key, "failed login");
+            tracing::info!(%account, %client, "failed login");
             Err(AppError::WrongCredentials)
         }
     }
 }
 
 pub async fn logout() -> Result<(), AppError> {
+    let session = session().await?;
+    let id = session.id().map(|id| id.to_string());
     // Deletes the record from the store and expires the cookie.
-    session().await?.flush().await.map_err(session_err)?;
+    session.flush().await.map_err(session_err)?;
+    // A socket opened in this session cannot go on chatting after it.
+    if let Some(id) = id {
+        state()
+            .hub
+            .sign_out(crate::rooms::channel::SignOut::Session(id));
+    }
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -309,7 +357,12 @@ pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+/// Changes the password; every other session of the account ends unless `keep_other_devices`.
+pub async fn change_password(
+    current: String,
+    new: String,
+    keep_other_devices: bool,
+) -> Result<(), AppError> {
     let user = require_user().await?;
     let new = Password::parse(new)?;
     let hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
@@ -326,6 +379,16 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
         .bind(&user.id)
         .execute(&state().db.pool)
         .await?;
-    // Other browsers stay signed in; this one gets a fresh session id.
-    sign_in(&user.id).await
+    if keep_other_devices {
+        // This browser gets a fresh session id; the others stay signed in.
+        sign_in(&user.id).await
+    } else {
+        sign_out_others(&user.id).await
+    }
+}
+
+/// "Sign out other devices": every session of the account but this one ends.
+pub async fn sign_out_other_devices() -> Result<(), AppError> {
+    let user = require_user().await?;
+    sign_out_others(&user.id).await
 }

@@ -36,6 +36,15 @@ const LEAVE_GRACE: Duration = Duration::from_secs(5);
 const TOUCH_EVERY_MS: i64 = 60_000;
 /// The first message must come this soon.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Playback commands (play, pause, seek, rate) and stall reports one person may send: the
+/// average per second and the burst. Enough for a person at the controls; a script flooding the
+/// room with seeks is answered `rate_limited` and nothing is written.
+const CONTROL_PER_SECOND: f64 = 3.0;
+const CONTROL_BURST: f64 = 12.0;
+/// Someone whose video stalled this many times within `STALL_WINDOW` is not waited for again
+/// in that window: one person's bad connection (or fake reports) cannot keep freezing the room.
+const STALL_HOLDS: usize = 3;
+const STALL_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 /// One message for every socket of a room: `seq` 0 for what is not an event (presence).
 #[derive(Debug)]
@@ -71,6 +80,22 @@ struct Waiting {
     next: u64,
     /// People the room stopped waiting for (their stall timed out) until they can play again.
     excused: HashSet<String>,
+    /// When each person's stalls held the room, recently.
+    holds_by: HashMap<String, Vec<std::time::Instant>>,
+}
+
+impl Waiting {
+    /// May `user`'s stall hold the room now? Not when they held it `STALL_HOLDS` times within
+    /// `STALL_WINDOW`; otherwise it is noted as one more hold of theirs.
+    fn note_hold(&mut self, user: &str, now: std::time::Instant) -> bool {
+        let recent = self.holds_by.entry(user.to_owned()).or_default();
+        recent.retain(|at| now.duration_since(*at) < STALL_WINDOW);
+        if recent.len() >= STALL_HOLDS {
+            return false;
+        }
+        recent.push(now);
+        true
+    }
 }
 
 impl RoomHub {
@@ -104,12 +129,12 @@ impl RoomHub {
         list
     }
 
-    /// Takes one chat token for `user` (a bucket of `burst`, refilled at `per_second`);
-    /// `false` when they are sending too fast.
-    fn take_chat_token(&self, user: &str, per_second: f64, burst: f64) -> bool {
+    /// Takes one token from `key`'s bucket (a bucket of `burst`, refilled at `per_second`);
+    /// `false` when they are sending too fast. Chat and playback commands have a bucket each.
+    fn take_token(&self, key: &str, per_second: f64, burst: f64) -> bool {
         let mut buckets = lock(&self.chat_buckets);
         let now = std::time::Instant::now();
-        let (tokens, since) = buckets.entry(user.to_owned()).or_insert((burst, now));
+        let (tokens, since) = buckets.entry(key.to_owned()).or_insert((burst, now));
         let refill = now.duration_since(*since).as_secs_f64() * per_second;
         *tokens = (*tokens + refill).min(burst);
         *since = now;
@@ -126,13 +151,47 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Sessions that ended: their sockets close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignOut {
+    /// One session (logged out, or its id was replaced at sign-in).
+    Session(String),
+    /// Every session of a user but `keep` (a password change, "Sign out other devices").
+    UserExcept { user: String, keep: Option<String> },
+}
+
+impl SignOut {
+    fn ends(&self, user: &str, session: Option<&str>) -> bool {
+        match self {
+            SignOut::Session(id) => session == Some(id.as_str()),
+            SignOut::UserExcept { user: u, keep } => u == user && session != keep.as_deref(),
+        }
+    }
+}
+
 /// Every room with someone connected (or being written to) on this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<RoomHub>>>,
+    signed_out: broadcast::Sender<Arc<SignOut>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            rooms: Mutex::default(),
+            signed_out: broadcast::channel(64).0,
+        }
+    }
 }
 
 impl Hub {
+    /// Closes the sockets of sessions that ended.
+    pub fn sign_out(&self, which: SignOut) {
+        // No receivers is fine: no socket is open.
+        let _ = self.signed_out.send(Arc::new(which));
+    }
+
     pub fn room(&self, room_id: &str) -> Arc<RoomHub> {
         lock(&self.rooms)
             .entry(room_id.to_owned())
@@ -363,6 +422,18 @@ async fn hold_for(app: &AppState, room_id: &str, room: &Arc<RoomHub>, user: &Use
     if wait.is_zero() || room.holding() || lock(&room.waiting).excused.contains(&user.id) {
         return;
     }
+    // A hold pauses the room: in a room whose controls are locked only the owner's stall may.
+    match room_row(app, room_id).await {
+        Ok(Some(row)) if !row.controls_locked || row.owner_id == user.id => {}
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "room channel: hold not considered");
+            return;
+        }
+    }
+    if !lock(&room.waiting).note_hold(&user.id, std::time::Instant::now()) {
+        return;
+    }
     let held = write_transition(app, room_id, Some(user), |current, now| {
         (!current.paused).then(|| {
             let position = current.expected(now);
@@ -572,11 +643,12 @@ async fn admit(
     if !crate::friends::domain::is_code(code) {
         return Err(AppError::NotFound);
     }
-    let user_id = crate::accounts::ssr::session_user_id(session)
+    let (user_id, epoch) = crate::accounts::ssr::session_user_id(session)
         .await
         .ok_or(AppError::Unauthorized)?;
     let row = sqlx::query(
-        "SELECT r.id AS room_id, m.joined_at, m.removed_at, u.username, u.display_name \
+        "SELECT r.id AS room_id, m.joined_at, m.removed_at, u.username, u.display_name, \
+                u.session_epoch \
          FROM rooms r JOIN users u ON u.id = $2 \
          LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = u.id \
          WHERE r.code = $1",
@@ -586,6 +658,10 @@ async fn admit(
     .fetch_optional(&app.db.pool)
     .await?
     .ok_or(AppError::NotFound)?;
+    if row.try_get::<i64, _>("session_epoch")? != epoch {
+        // Signed out elsewhere (a password change).
+        return Err(AppError::Unauthorized);
+    }
     let member = row.try_get::<Option<i64>, _>("joined_at")?.is_some()
         && row.try_get::<Option<i64>, _>("removed_at")?.is_none();
     if !member {
@@ -613,6 +689,7 @@ pub async fn upgrade(
     let origin = headers
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok());
+    let session_id = session.id().map(|id| id.to_string());
     match admit(&app, &session, &code, origin).await {
         Ok((user, room_id)) => ws
             .read_buffer_size(4 * 1024)
@@ -622,7 +699,7 @@ pub async fn upgrade(
             .max_frame_size(MAX_FRAME_BYTES)
             .on_upgrade(move |socket| async move {
                 let hub = app.hub.clone();
-                Connection::run(app, user, room_id.clone(), socket).await;
+                Connection::run(app, user, session_id, room_id.clone(), socket).await;
                 hub.tidy(&room_id);
             }),
         Err(e) => (
@@ -643,8 +720,15 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(app: AppState, user: User, room_id: String, socket: WebSocket) {
+    async fn run(
+        app: AppState,
+        user: User,
+        session_id: Option<String>,
+        room_id: String,
+        socket: WebSocket,
+    ) {
         let room = app.hub.room(&room_id);
+        let mut signed_out = app.hub.signed_out.subscribe();
         let mut conn = Connection {
             app,
             user,
@@ -728,9 +812,42 @@ impl Connection {
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
+                ended = signed_out.recv() => match ended {
+                    Ok(which) if which.ends(&conn.user.id, session_id.as_deref()) => {
+                        let _ = sink.send(Message::Close(None)).await;
+                        break;
+                    }
+                    Ok(_) => {}
+                    // Missed some: the session may be among them; the database knows.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if !conn.session_still_valid(session_id.as_deref()).await {
+                            let _ = sink.send(Message::Close(None)).await;
+                            break;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
             }
         }
         conn.leave();
+    }
+
+    /// Is the session this socket was opened in still signed in as its user?
+    async fn session_still_valid(&self, session_id: Option<&str>) -> bool {
+        let Some(id) = session_id else { return false };
+        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now_ms())
+            .fetch_optional(&self.app.db.pool)
+            .await;
+        match row {
+            Ok(Some(row)) => row
+                .try_get::<String, _>("data")
+                .is_ok_and(|data| data.contains(&self.user.id)),
+            Ok(None) => false,
+            // The database is unreachable: keep the socket rather than guess.
+            Err(_) => true,
+        }
     }
 
     /// Notes this socket as present; the person's first socket writes a Join.
@@ -917,6 +1034,9 @@ impl Connection {
                 };
             }
             ClientMsg::Buffering { stalled } => {
+                if !self.take_control_token() {
+                    return vec![error(ProtoError::RateLimited)];
+                }
                 if let Some(entry) = lock(&self.room.present).get_mut(&self.user.id) {
                     entry.buffering = stalled;
                 }
@@ -932,11 +1052,7 @@ impl Connection {
                 return vec![];
             }
             ClientMsg::Chat { id, text, position } => {
-                if !self.room.take_chat_token(
-                    &self.user.id,
-                    self.app.config.chat_per_second,
-                    self.app.config.chat_burst,
-                ) {
+                if !self.take_chat_token() {
                     return vec![error(ProtoError::RateLimited)];
                 }
                 let kind = EventKind::Chat {
@@ -947,22 +1063,35 @@ impl Connection {
                 self.command(kind, Some(&id)).await
             }
             ClientMsg::React { emoji, position } => {
-                if !self.room.take_chat_token(
-                    &self.user.id,
-                    self.app.config.chat_per_second,
-                    self.app.config.chat_burst,
-                ) {
+                if !self.take_chat_token() {
                     return vec![error(ProtoError::RateLimited)];
                 }
                 self.command(EventKind::React { emoji, position }, None)
                     .await
             }
-            control => self.control(control).await,
+            control => {
+                if !self.take_control_token() {
+                    return vec![error(ProtoError::RateLimited)];
+                }
+                self.control(control).await
+            }
         };
         match result {
             Ok(replies) => replies,
             Err(e) => vec![error(e)],
         }
+    }
+
+    fn take_chat_token(&self) -> bool {
+        let config = &self.app.config;
+        self.room
+            .take_token(&self.user.id, config.chat_per_second, config.chat_burst)
+    }
+
+    fn take_control_token(&self) -> bool {
+        let key = format!("{}\ncontrol", self.user.id);
+        self.room
+            .take_token(&key, CONTROL_PER_SECOND, CONTROL_BURST)
     }
 
     /// Play, pause, seek, rate: checked against locked controls, then written with the new state.
@@ -1153,4 +1282,57 @@ async fn send(
 ) -> Result<(), axum::Error> {
     let json = serde_json::to_string(msg).unwrap_or_default();
     sink.send(Message::Text(json.into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn someone_who_keeps_stalling_is_not_waited_for_again_in_the_window() {
+        let mut waiting = Waiting::default();
+        let t0 = std::time::Instant::now();
+        for i in 0..STALL_HOLDS {
+            assert!(waiting.note_hold("vasya", t0 + Duration::from_secs(i as u64)));
+        }
+        assert!(!waiting.note_hold("vasya", t0 + Duration::from_secs(60)));
+        assert!(
+            waiting.note_hold("petya", t0),
+            "others are still waited for"
+        );
+        assert!(
+            waiting.note_hold("vasya", t0 + STALL_WINDOW + Duration::from_secs(5)),
+            "a new window"
+        );
+    }
+
+    #[test]
+    fn a_token_bucket_refuses_a_flood_and_keeps_buckets_apart() {
+        let room = RoomHub::new();
+        let allowed = (0..100)
+            .filter(|_| room.take_token("vasya\ncontrol", CONTROL_PER_SECOND, CONTROL_BURST))
+            .count();
+        assert!(
+            (CONTROL_BURST as usize..CONTROL_BURST as usize + 2).contains(&allowed),
+            "{allowed} of 100 commands at once got through"
+        );
+        assert!(
+            room.take_token("vasya", 2.0, 8.0),
+            "chat has its own bucket"
+        );
+    }
+
+    #[test]
+    fn sign_out_ends_the_right_sockets() {
+        let one = SignOut::Session("s1".into());
+        assert!(one.ends("u", Some("s1")));
+        assert!(!one.ends("u", Some("s2")));
+        let others = SignOut::UserExcept {
+            user: "u".into(),
+            keep: Some("s1".into()),
+        };
+        assert!(!others.ends("u", Some("s1")));
+        assert!(others.ends("u", Some("s2")));
+        assert!(!others.ends("v", Some("s2")));
+    }
 }

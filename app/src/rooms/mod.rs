@@ -22,10 +22,11 @@ use crate::catalog::{FilmCard, Rendition};
 use crate::error::AppError;
 use crate::friends::{copy_to_clipboard, Avatar, MatchFriend, Person};
 use crate::i18n::*;
+use crate::ui::PageTitle;
 use crate::ui::{ErrorMessage, LocalTime};
 use domain::Phase;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use live::Live;
@@ -83,6 +84,10 @@ pub struct RoomPreview {
     pub film: Option<FilmCard>,
     pub owner: Option<String>,
     pub share_image: Option<String>,
+    /// Signed in and free to join (invited, or a public room): the page joins with a POST once
+    /// it runs, because a plain `GET` of a link never changes anything.
+    #[serde(default)]
+    pub joinable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +175,12 @@ pub async fn lock_room_controls(code: String, locked: bool) -> Result<bool, AppE
 #[server(endpoint = "rooms/remove")]
 pub async fn remove_participant(code: String, user_id: String) -> Result<(), AppError> {
     crate::accounts::ssr::respond(ssr::remove(&code, &user_id).await)
+}
+
+/// A private room's new key link (and, if given, a new password); the old link stops working.
+#[server(endpoint = "rooms/new-link")]
+pub async fn new_room_link(code: String, password: Option<String>) -> Result<String, AppError> {
+    crate::accounts::ssr::respond(ssr::new_link(&code, password.as_deref()).await)
 }
 
 #[server(endpoint = "rooms/end")]
@@ -433,7 +444,7 @@ fn RoomMeta(
     });
     let page_title = move || format!("{} — {}", title.get(), t_string!(i18n, app_name));
     view! {
-        <Title text=page_title />
+        <PageTitle text=page_title />
         <Meta name="description" content=description />
         <Meta property="og:type" content="website" />
         <Meta property="og:title" content=title />
@@ -507,11 +518,18 @@ fn Locked(preview: RoomPreview) -> impl IntoView {
     let code = StoredValue::new(preview.code.clone());
     let ended = preview.phase == Phase::Ended;
     let with_key = RwSignal::new(false);
+    let joinable = preview.joinable;
     Effect::new(move |_| {
         if ended {
             return;
         }
-        if let Some(key) = key_in_location() {
+        if joinable {
+            enter.dispatch(EnterRoom {
+                code: code.get_value(),
+                password: None,
+                key: None,
+            });
+        } else if let Some(key) = key_in_location() {
             with_key.set(true);
             enter.dispatch(EnterRoom {
                 code: code.get_value(),
@@ -542,6 +560,16 @@ fn Locked(preview: RoomPreview) -> impl IntoView {
             <PhaseLine phase=preview.phase starts_at=preview.starts_at />
             {if ended {
                 view! { <p>{t!(i18n, room_ended_text)}</p> }.into_any()
+            } else if joinable {
+                // Joins by itself once the page runs; the button is for a browser without it.
+                view! {
+                    <ActionForm action=enter>
+                        <input type="hidden" name="code" value=preview.code.clone() />
+                        <button type="submit" class="primary" disabled=move || enter.pending().get()>
+                            {t!(i18n, join)}
+                        </button>
+                    </ActionForm>
+                }.into_any()
             } else if has_password {
                 view! {
                     <ActionForm action=enter>
@@ -580,7 +608,7 @@ fn RoomRefusal(error: AppError) -> impl IntoView {
         error => view! { <ErrorMessage error /> }.into_any(),
     };
     view! {
-        <Title text=move || t_string!(i18n, app_name) />
+        <PageTitle text=move || t_string!(i18n, app_name).to_string() />
         <section class="card narrow room-landing">
             <p class="error" role="alert">{text}</p>
             <a class="button" href="/">{t!(i18n, go_home)}</a>
@@ -670,7 +698,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
             starts_at=v.starts_at
             image=Some(v.share_image.clone())
         />
-        <Title text=page_title />
+        <PageTitle text=page_title />
         <section class="room">
             <header class="room-head">
                 <h1>{heading}</h1>

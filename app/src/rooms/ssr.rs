@@ -227,8 +227,10 @@ async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
     })
 }
 
-/// Makes `user_id` a participant unless the room is full. Counting and joining happen under the
-/// room's lock, so two people cannot both take the last seat.
+/// Makes `user_id` a participant unless the room is full. An invited friend's seat is kept for
+/// them until they come (throwaway accounts cannot fill a room ahead of the invited), so the
+/// seats taken are everyone else in the room or invited to it. Counting and joining happen
+/// under the room's lock, so two people cannot both take the last seat.
 async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
     let now = now_ms();
     let mut tx = state().db.pool.begin().await?;
@@ -238,15 +240,7 @@ async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
         .bind(&room.id)
         .execute(&mut *tx)
         .await?;
-    let joined: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM room_members \
-         WHERE room_id = $1 AND joined_at IS NOT NULL AND removed_at IS NULL",
-    )
-    .bind(&room.id)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("n")?;
-    if joined >= room.max_participants {
+    if seats_taken(&mut *tx, &room.id, user_id).await? >= room.max_participants {
         tx.rollback().await?;
         return Err(AppError::RoomFull {
             max: room.max_participants,
@@ -297,6 +291,7 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
         share_image: reveal.then(|| share_image(&room.film_id)),
         film,
         owner,
+        joinable: false,
     })
 }
 
@@ -362,33 +357,71 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
 }
 
 /// The room behind a short link. A signed-in member (or anyone, for a public room that has not
-/// ended) gets the room and is counted as a participant; others get a preview.
+/// ended) gets the room and is counted as a participant; others get a preview. Loading the page
+/// (a `GET`) never joins: it answers a joinable preview and the page joins with a POST, so a
+/// link or an image on another site cannot put someone into a room.
 pub async fn open(code: &str) -> Result<RoomAccess, AppError> {
     let room = room_by_code(code).await?;
     let Some(me) = current_user().await? else {
         return Ok(RoomAccess::Guest(preview(&room, !room.private).await?));
     };
     let ended = room.ended_at.is_some();
-    match standing(&room.id, &me.id).await? {
-        Standing::Removed => Err(AppError::Forbidden),
-        Standing::Joined => Ok(RoomAccess::Member(view(&room, &me).await?)),
-        Standing::Invited if ended => Ok(RoomAccess::Member(view(&room, &me).await?)),
-        Standing::Invited => {
-            join(&room, &me.id).await?;
-            Ok(RoomAccess::Member(view(&room, &me).await?))
-        }
+    let standing = standing(&room.id, &me.id).await?;
+    match standing {
+        Standing::Removed => return Err(AppError::Forbidden),
+        Standing::Joined => return Ok(RoomAccess::Member(view(&room, &me).await?)),
+        Standing::Invited if ended => return Ok(RoomAccess::Member(view(&room, &me).await?)),
         Standing::Stranger if ended || room.private => {
-            Ok(RoomAccess::Locked(preview(&room, !room.private).await?))
+            return Ok(RoomAccess::Locked(preview(&room, !room.private).await?))
         }
-        Standing::Stranger => {
-            join(&room, &me.id).await?;
-            Ok(RoomAccess::Member(view(&room, &me).await?))
-        }
+        // Free to join: an invitation, or a public room.
+        Standing::Invited | Standing::Stranger => {}
     }
+    if is_page_load() {
+        let taken = seats_taken(&state().db.pool, &room.id, &me.id).await?;
+        if taken >= room.max_participants {
+            return Err(AppError::RoomFull {
+                max: room.max_participants,
+            });
+        }
+        let invited = standing == Standing::Invited;
+        let mut preview = preview(&room, invited || !room.private).await?;
+        preview.joinable = true;
+        return Ok(RoomAccess::Locked(preview));
+    }
+    join(&room, &me.id).await?;
+    Ok(RoomAccess::Member(view(&room, &me).await?))
 }
 
-/// Enters a private room with its password or the key from a shared link. Wrong tries count
-/// against the person and against the room; either limit reached locks out for a while.
+/// Is this request a page load (`GET`) rather than a server function call?
+fn is_page_load() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .is_some_and(|p| p.method == http::Method::GET)
+}
+
+/// Seats taken in the room by everyone but `user_id`: people in it and invited friends who have
+/// not come yet (their seats are kept for them).
+async fn seats_taken<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    room_id: &str,
+    user_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM room_members \
+         WHERE room_id = $1 AND removed_at IS NULL AND user_id <> $2",
+    )
+    .bind(room_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await?
+    .try_get("n")
+}
+
+/// Enters a private room with its password or the key from a shared link. The key (79 random
+/// bits) cannot be guessed, so a right key is admitted before any limit. Password attempts are
+/// taken out of three budgets before they are checked: the person's on this room, their
+/// address's on this room (throwaway accounts share it), and a generous one for the whole room,
+/// so a few strangers' wrong guesses never lock out everyone.
 pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Result<(), AppError> {
     let me = require_user().await?;
     let room = room_by_code(code).await?;
@@ -402,47 +435,45 @@ pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Res
         Standing::Stranger if !room.private => return join(&room, &me.id).await,
         Standing::Stranger => {}
     }
-    let state = state();
-    let per_user = format!("{}:{}", me.id, room.id);
-    for (limiter, key) in [
-        (&state.room_password_failures_per_user, per_user.as_str()),
-        (&state.room_password_failures_per_room, room.id.as_str()),
-    ] {
-        if let Err(wait) = limiter.check(key) {
-            return Err(AppError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            });
+    let key = key.map(str::trim).filter(|k| !k.is_empty());
+    if let (Some(given), Some(k)) = (key, room.access_key.as_deref()) {
+        if domain::keys_match(given, k) {
+            return join(&room, &me.id).await;
         }
     }
-    let key = key.map(str::trim).filter(|k| !k.is_empty());
     let password = password.filter(|p| !p.is_empty());
-    let admitted = match (key, password) {
-        (Some(given), _)
-            if room
-                .access_key
-                .as_deref()
-                .is_some_and(|k| domain::keys_match(given, k)) =>
-        {
-            true
-        }
-        (_, Some(p))
+    if key.is_none() && password.is_none() {
+        return Err(AppError::WrongRoomPassword);
+    }
+    let state = state();
+    let limits = &state.config.limits;
+    let client = crate::accounts::ssr::client_addr().await;
+    let per_person = limits
+        .room_password_per_person
+        .take(&state.db, &format!("{}\n{}", me.id, room.id))
+        .await?;
+    let per_client = limits
+        .room_password_per_client
+        .take(&state.db, &format!("{client}\n{}", room.id))
+        .await?;
+    let per_room = limits
+        .room_password_per_room
+        .take(&state.db, &room.id)
+        .await?;
+    let admitted = match password {
+        Some(p)
             if p.chars().count() <= domain::PASSWORD_MAX_CHARS && room.password_hash.is_some() =>
         {
             verify_password(p.to_owned(), room.password_hash.clone()).await?
         }
-        (None, None) => return Err(AppError::WrongRoomPassword),
         _ => false,
     };
     if !admitted {
-        state
-            .room_password_failures_per_user
-            .record_failure(&per_user);
-        state
-            .room_password_failures_per_room
-            .record_failure(&room.id);
         return Err(AppError::WrongRoomPassword);
     }
-    state.room_password_failures_per_user.reset(&per_user);
+    for attempt in [per_person, per_client, per_room] {
+        attempt.give_back(&state.db).await?;
+    }
     join(&room, &me.id).await
 }
 
@@ -521,6 +552,31 @@ pub async fn remove(code: &str, user_id: &str) -> Result<(), AppError> {
         user: user_id.to_owned(),
     };
     owner_change(&room, &me, kind, update).await
+}
+
+/// "New link": a private room gets a new key (the old link stops admitting anyone) and, when one
+/// is given, a new password. People already in the room stay; someone removed who kept the old
+/// link or password cannot come back with another account. The new key link.
+pub async fn new_link(code: &str, password: Option<&str>) -> Result<String, AppError> {
+    let (room, _) = owned(code).await?;
+    if room.ended_at.is_some() {
+        return Err(AppError::RoomEnded);
+    }
+    if !room.private {
+        return Err(AppError::Forbidden);
+    }
+    let hash = match domain::room_password(password)? {
+        Some(p) => Some(hash_secret(p).await?),
+        None => room.password_hash.clone(),
+    };
+    let key = new_key();
+    sqlx::query("UPDATE rooms SET access_key = $1, password_hash = $2 WHERE id = $3")
+        .bind(&key)
+        .bind(hash)
+        .bind(&room.id)
+        .execute(&state().db.pool)
+        .await?;
+    Ok(format!("{}#k={key}", room_url(&room.code)))
 }
 
 pub async fn end(code: &str) -> Result<(), AppError> {
@@ -635,8 +691,8 @@ async fn calendar_file(
     if !is_code(code) {
         return Err(AppError::NotFound);
     }
-    let user = crate::accounts::ssr::session_user_id(session)
-        .await
+    let user = crate::accounts::ssr::signed_in_user_id(&app.db, session)
+        .await?
         .ok_or(AppError::Unauthorized)?;
     let row = sqlx::query(
         "SELECT r.id, r.name, r.is_private, r.starts_at, r.created_at, f.duration_secs, \
