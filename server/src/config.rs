@@ -67,6 +67,24 @@ pub struct Config {
     #[arg(long, env = "KINO_BUFFER_WAIT_SECONDS", default_value_t = 10)]
     pub buffer_wait_seconds: u64,
 
+    /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the real
+    /// client; without it, limits per client count the proxy's address for everyone.
+    #[arg(long, env = "KINO_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+
+    /// New accounts one client address may register per hour...
+    #[arg(long, env = "KINO_REGISTRATIONS_PER_HOUR", default_value_t = 20)]
+    pub registrations_per_hour: u32,
+
+    /// ...and everyone together.
+    #[arg(long, env = "KINO_REGISTRATIONS_PER_HOUR_TOTAL", default_value_t = 500)]
+    pub registrations_per_hour_total: u32,
+
+    /// Password hashes computed at once (each takes 19 MiB; default: the number of cores).
+    /// Up to 64 more wait; beyond that the server answers 503 with Retry-After.
+    #[arg(long, env = "KINO_HASHING_THREADS")]
+    pub hashing_threads: Option<usize>,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod config;
+pub mod security;
 
 use app::db::{Db, DbError};
 use app::session_store::DbSessionStore;
@@ -70,6 +71,15 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     app_config.chat_per_second = config.chat_per_second;
     app_config.chat_burst = config.chat_burst;
     app_config.buffer_wait = std::time::Duration::from_secs(config.buffer_wait_seconds);
+    app_config.limits.register_per_client.max = config.registrations_per_hour;
+    app_config.limits.register_overall.max = config.registrations_per_hour_total;
+    if let Some(threads) = config.hashing_threads {
+        app_config.hashing_threads = threads.max(1);
+    }
+    let guard = security::Guard {
+        origin: origin_of(&app_config.public_url),
+        trusted_proxies: std::sync::Arc::new(config.trusted_proxy.clone()),
+    };
     let state = AppState::new(leptos_options, db.clone(), app_config);
 
     let store = DbSessionStore::new(db);
@@ -83,7 +93,19 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
 
     let routes = route_list();
     let context_state = state.clone();
-    let context = move || provide_context(context_state.clone());
+    let context = move || {
+        provide_context(context_state.clone());
+        // A page gets a policy that allows only its own nonce's scripts (set before the
+        // security layer, which leaves a page's policy alone).
+        if let (Some(nonce), Some(res)) = (
+            leptos::nonce::use_nonce(),
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            if let Ok(policy) = http::HeaderValue::from_str(&security::page_policy(&nonce)) {
+                res.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+            }
+        }
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/posters/{file}", get(poster))
@@ -106,9 +128,28 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
             malformed_requests_are_client_errors,
         ))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            security::same_origin_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            security::remember_client,
+        ))
+        .layer(axum::middleware::from_fn(security::security_headers))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_READ_TIMEOUT,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `scheme://host[:port]` of a URL (the public URL has no path, but be sure).
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.trim_end_matches('/').to_owned())
 }
 
 /// The app's routes, worked out once per process. Working them out renders the app in a special
@@ -222,7 +263,10 @@ pub async fn serve_with_database(
     let bound = listener.local_addr()?;
     std::fs::create_dir_all(&config.media_dir)?;
 
-    let cleanup = tokio::spawn(delete_expired_sessions(DbSessionStore::new(db.clone())));
+    let cleanup = tokio::spawn(delete_expired_sessions(
+        DbSessionStore::new(db.clone()),
+        db.clone(),
+    ));
     let lifecycle = tokio::spawn(app::rooms::ssr::run_maintenance(
         db.clone(),
         config.room_grace(),
@@ -231,25 +275,94 @@ pub async fn serve_with_database(
     ));
     let app = router(&config, db.clone(), bound);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    accept_loop(listener, app, shutdown).await;
     cleanup.abort();
     lifecycle.abort();
     db.pool.close().await;
     Ok(())
 }
 
-/// Deletes expired sessions once an hour (and once at start).
-async fn delete_expired_sessions(store: DbSessionStore) {
+/// A client must send a request's headers within this long, and its body with no pause longer
+/// than `BODY_READ_TIMEOUT`: hundreds of half-sent requests cannot hold connections open.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `shutdown`, then lets the requests in flight finish (for at
+/// most 10 s). Like `axum::serve`, plus the header read timeout it does not set.
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment, keep serving.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            app.clone()
+                .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req.map(axum::body::Body::new)
+                });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut stop = stop_rx.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+            drop(done);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(done_tx);
+    let mut done_rx = done_rx;
+    let finished = tokio::time::timeout(Duration::from_secs(10), done_rx.recv()).await;
+    if finished.is_err() {
+        tracing::warn!("some connections were still open 10 s after the shutdown began");
+    }
+}
+
+/// Deletes expired sessions and spent attempt budgets once an hour (and once at start).
+async fn delete_expired_sessions(store: DbSessionStore, db: Db) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        // Every budget's window is at most an hour.
+        if let Err(e) = app::ratelimit::forget_old(&db, Duration::from_secs(2 * 3600)).await {
+            tracing::warn!(error = %e, "could not delete old attempt budgets");
         }
     }
 }
