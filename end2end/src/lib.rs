@@ -8,6 +8,8 @@
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -17,8 +19,34 @@ pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Sen
 /// A running Kino server with its own database.
 pub struct Server {
     pub url: String,
+    /// Set when the server's output says `panicked`: the test fails even if the browser
+    /// recovered (it retries quietly; a link-preview bot or an API client would not).
+    panicked: Arc<AtomicBool>,
     _child: Child,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.panicked.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("the kino server panicked during the test (its output is above)");
+        }
+    }
+}
+
+/// Copies the server's output lines to the test's stderr, noting any panic.
+fn watch_output(
+    mut lines: tokio::io::Lines<BufReader<impl tokio::io::AsyncRead + Unpin + Send + 'static>>,
+    panicked: Arc<AtomicBool>,
+) {
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("panicked") {
+                panicked.store(true, Ordering::SeqCst);
+            }
+            eprintln!("[kino] {line}");
+        }
+    });
 }
 
 impl Server {
@@ -56,10 +84,14 @@ impl Server {
             .args(extra)
             .env("KINO_LOG", "warn")
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let panicked = Arc::new(AtomicBool::new(false));
+        watch_output(BufReader::new(stderr).lines(), panicked.clone());
         let mut lines = BufReader::new(stdout).lines();
         let url = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await? {
@@ -73,9 +105,10 @@ impl Server {
         .map_err(|_| "kino did not start within 30 s")??
         .ok_or("kino exited before it was running")?;
         // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        watch_output(lines, panicked.clone());
         Ok(Self {
             url,
+            panicked,
             _child: child,
             _dir: dir,
         })

@@ -311,7 +311,8 @@ async fn wrong_room_passwords_are_limited_per_person_and_per_room() {
     assert_eq!(res.status(), 429);
     assert!(res.headers().get("retry-after").is_some());
 
-    // Others may still try, until the room itself has seen 20 wrong guesses.
+    // Others may still try, until their address (all of these share 127.0.0.1) has made 20
+    // wrong guesses on the room.
     for i in 0..3 {
         let guesser = person(&app, &format!("guesser{i}"), "Guesser").await;
         for _ in 0..5 {

@@ -6,6 +6,7 @@
 use kino_server::config::Config;
 use reqwest::{header, Client, Response};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::oneshot;
 
 pub const POSTGRES_ENV: &str = "KINO_TEST_POSTGRES_URL";
@@ -24,7 +25,34 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        let panics = SERVER_PANICS.load(Ordering::SeqCst);
+        if panics > 0 && !std::thread::panicking() {
+            panic!(
+                "the server panicked {panics} time(s) during the tests (see `panicked at` above)"
+            );
+        }
     }
+}
+
+/// Panics outside the tests' own code (in the server, the app or a library it uses): a browser
+/// retries quietly, but a link-preview bot or an API client gets a dropped connection, so any
+/// one of them fails the tests.
+static SERVER_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_server_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_tests = info
+                .location()
+                .is_some_and(|at| at.file().contains("tests/"));
+            if !in_tests {
+                SERVER_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            print(info);
+        }));
+    });
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
@@ -82,6 +110,7 @@ pub async fn spawn_on(
     dir: tempfile::TempDir,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
+    count_server_panics();
     let mut config = Config::for_database(database_url.clone());
     config.media_dir = dir.path().join("media");
     config.site_root = dir.path().join("site");
