@@ -24,7 +24,9 @@ step "unit and integration tests on SQLite"
 env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino
 
 step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
-cargo test --locked -p kino
+# The same packages as above, so the same build is reused (the app's unit tests run again, in
+# well under a second); `-p kino` alone resolves other features and links everything anew.
+cargo test --locked -p app -p kino
 
 step "building the release app for the browser tests"
 cargo leptos build --release --precompress --cargo-locked

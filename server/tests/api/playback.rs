@@ -1,16 +1,14 @@
 //! Player events, "Continue from", "Continue watching" and "Watched", on SQLite or (with
 //! KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-mod common;
-
-use common::{browser, error_of, set_cookie, spawn_app, spawn_on};
+use crate::common::{browser, error_of, set_cookie, spawn_app, spawn_on};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse";
 const FILM: &str = "nosferatu-1922";
 
 async fn event(
-    app: &common::TestApp,
+    app: &crate::common::TestApp,
     client: &reqwest::Client,
     kind: &str,
     position: &str,

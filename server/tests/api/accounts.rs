@@ -1,9 +1,7 @@
 //! Accounts over HTTP against the real server, on SQLite or (with KINO_TEST_POSTGRES_URL)
 //! PostgreSQL.
 
-mod common;
-
-use common::{error_of, set_cookie, spawn_app, spawn_app_with, spawn_on};
+use crate::common::{error_of, set_cookie, spawn_app, spawn_app_with, spawn_on};
 use kino_server::SESSION_COOKIE;
 use serde_json::json;
 
@@ -36,7 +34,7 @@ async fn registering_signs_in_and_the_header_shows_the_display_name() {
 async fn usernames_are_unique_ignoring_case() {
     let app = spawn_app().await;
     assert_eq!(app.register("petr", "Пётр", PASSWORD).await.status(), 200);
-    let other = common::browser();
+    let other = crate::common::browser();
     let res = app
         .call_as(
             &other,
@@ -213,8 +211,8 @@ async fn session_cookie_is_http_only_lax_and_changes_at_login() {
 }
 
 /// Who the server thinks a replayed session cookie belongs to.
-async fn me_with_session_id(app: &common::TestApp, id: &str) -> serde_json::Value {
-    common::browser()
+async fn me_with_session_id(app: &crate::common::TestApp, id: &str) -> serde_json::Value {
+    crate::common::browser()
         .post(app.url("/api/me"))
         .header("cookie", format!("{SESSION_COOKIE}={id}"))
         .send()
@@ -359,7 +357,7 @@ async fn sessions_survive_a_server_restart() {
 #[tokio::test]
 async fn a_failed_migration_stops_start_up_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = common::fresh_database(dir.path()).await;
+    let database_url = crate::common::fresh_database(dir.path()).await;
     // Someone else's table where ours must go.
     {
         use sqlx::Connection;

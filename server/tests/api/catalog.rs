@@ -1,9 +1,7 @@
 //! The catalog and "Want to watch" over HTTP, on SQLite or (with KINO_TEST_POSTGRES_URL)
 //! PostgreSQL.
 
-mod common;
-
-use common::{error_of, spawn_app, spawn_app_with};
+use crate::common::{error_of, spawn_app, spawn_app_with};
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse";

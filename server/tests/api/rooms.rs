@@ -2,10 +2,8 @@
 //! participant limits, the owner's controls, the lifecycle job and retention — on SQLite or (with
 //! KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-mod common;
-
+use crate::common::{befriend, browser, error_of, json_of, person, spawn_app, TestApp, PASSWORD};
 use app::db::{now_ms, Db};
-use common::{befriend, browser, error_of, json_of, person, spawn_app, TestApp, PASSWORD};
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::HashSet;

@@ -3,9 +3,9 @@
 //! carries, the room page rendered many times over — on SQLite or (with KINO_TEST_POSTGRES_URL)
 //! PostgreSQL.
 
-mod common;
-
-use common::{browser, error_of, json_of, person, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::common::{
+    browser, error_of, json_of, person, spawn_app, spawn_app_with, TestApp, PASSWORD,
+};
 use reqwest::{header, Client};
 
 const FILM: &str = "metropolis-1927";
@@ -383,7 +383,7 @@ async fn writes_from_another_origin_are_refused() {
             .await
             .unwrap();
         assert_eq!(res.status(), 403, "{origin}");
-        assert!(common::set_cookie(&res, kino_server::SESSION_COOKIE).is_none());
+        assert!(crate::common::set_cookie(&res, kino_server::SESSION_COOKIE).is_none());
         let (_, error) = error_of(res).await;
         assert_eq!(error, "CrossSite");
     }
@@ -568,7 +568,7 @@ async fn invited_friends_keep_their_seats_and_a_new_link_shuts_out_the_old_one()
     let app = spawn_app().await;
     let owner = person(&app, "owner", "Owner").await;
     let friend = person(&app, "friend", "Friend").await;
-    common::befriend(&app, &owner, &friend).await;
+    crate::common::befriend(&app, &owner, &friend).await;
     let code = json_of(
         &app,
         &owner.0,
@@ -679,7 +679,8 @@ async fn logging_out_closes_that_sessions_room_sockets() {
         )
         .await;
     // The session cookie the browser holds, for the socket.
-    let (value, _) = common::set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session");
+    let (value, _) =
+        crate::common::set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session");
     let cookie = format!("{}={value}", kino_server::SESSION_COOKIE);
     let code = json_of(&app, &owner.0, "rooms/start", &[("film_id", FILM)]).await;
     let code = code.as_str().unwrap().to_owned();
@@ -718,4 +719,38 @@ async fn logging_out_closes_that_sessions_room_sockets() {
     .await
     .expect("the server closes the socket after logout");
     assert!(closed);
+}
+
+#[tokio::test]
+async fn half_sent_requests_do_not_hold_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.header_read_timeout_seconds = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // A slowloris: headers begun, never finished.
+    let mut stalled = Vec::new();
+    for _ in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: kino\r\nX-Slow: ")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    // The server closes each of them (reads end), well before a generous deadline...
+    for mut stream in stalled {
+        let mut buf = [0u8; 512];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a half-sent request still holds its connection");
+    }
+    // ...and keeps answering everyone else.
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -2,9 +2,7 @@
 //! across a dropped connection, late joiners, malformed frames, locked controls, chat limits — on
 //! SQLite or (with KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-mod common;
-
-use common::{browser, json_of, set_cookie, spawn_app, TestApp, PASSWORD};
+use crate::common::{browser, json_of, set_cookie, spawn_app, TestApp, PASSWORD};
 use futures::{SinkExt, StreamExt};
 use reqwest::Client;
 use serde_json::{json, Value};
@@ -524,7 +522,7 @@ async fn chat_is_rate_limited_per_person_with_a_clear_answer() {
 
 #[tokio::test]
 async fn the_room_waits_for_a_stalled_player_but_not_forever() {
-    let app = common::spawn_app_with(|c| c.buffer_wait_seconds = 1).await;
+    let app = crate::common::spawn_app_with(|c| c.buffer_wait_seconds = 1).await;
     let a = person(&app, "anna").await;
     let b = person(&app, "boris").await;
     let code = room(&app, &a, &[&b]).await;

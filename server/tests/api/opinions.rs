@@ -1,14 +1,12 @@
 //! Likes and reviews over HTTP, on SQLite or (with KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-mod common;
-
-use common::{browser, error_of, spawn_app};
+use crate::common::{browser, error_of, spawn_app};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse";
 const FILM: &str = "metropolis-1927";
 
-async fn react(app: &common::TestApp, reaction: &str) -> Value {
+async fn react(app: &crate::common::TestApp, reaction: &str) -> Value {
     let res = app
         .call("films/react", &[("film_id", FILM), ("reaction", reaction)])
         .await;

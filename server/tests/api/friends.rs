@@ -1,9 +1,7 @@
 //! Friends, invite links, the "Watch together" match, starting a session and notifications, on
 //! SQLite or (with KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-mod common;
-
-use common::{befriend, browser, error_of, json_of, person, spawn_app, TestApp};
+use crate::common::{befriend, browser, error_of, json_of, person, spawn_app, TestApp};
 use reqwest::Client;
 use serde_json::{json, Value};
 
