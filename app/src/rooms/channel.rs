@@ -843,7 +843,9 @@ impl Connection {
         match row {
             Ok(Some(row)) => row
                 .try_get::<String, _>("data")
-                .is_ok_and(|data| data.contains(&self.user.id)),
+                .ok()
+                .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
+                .is_some_and(|data| data["user_id"] == self.user.id.as_str()),
             Ok(None) => false,
             // The database is unreachable: keep the socket rather than guess.
             Err(_) => true,

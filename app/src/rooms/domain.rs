@@ -187,8 +187,44 @@ pub fn linkify(text: &str) -> Vec<Piece> {
     pieces
 }
 
+/// What to call each person in one view (participants, chat): their display name, or
+/// `Name (@username)` when someone else in view goes by the same name (compared folded, so case
+/// and «ё»/«е» do not tell two people apart either). Takes `(id, display name, username)`.
+pub fn shown_names<'a>(
+    people: impl IntoIterator<Item = (&'a str, &'a str, &'a str)> + Clone,
+) -> std::collections::HashMap<String, String> {
+    use crate::catalog::domain::fold;
+    let mut uses = std::collections::HashMap::<String, usize>::new();
+    for (_, name, _) in people.clone() {
+        *uses.entry(fold(name)).or_default() += 1;
+    }
+    people
+        .into_iter()
+        .map(|(id, name, username)| {
+            let shown = if uses.get(&fold(name)).is_some_and(|n| *n > 1) {
+                format!("{name} (@{username})")
+            } else {
+                name.to_owned()
+            };
+            (id.to_owned(), shown)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn people_who_share_a_name_are_told_apart_by_username() {
+        let names = super::shown_names([
+            ("1", "Вася", "vasya"),
+            ("2", "ВАСЯ", "vasya_fake"),
+            ("3", "Маша", "masha"),
+        ]);
+        assert_eq!(names["1"], "Вася (@vasya)");
+        assert_eq!(names["2"], "ВАСЯ (@vasya_fake)");
+        assert_eq!(names["3"], "Маша");
+    }
+
     use super::*;
 
     #[test]

@@ -32,7 +32,7 @@ use leptos_router::hooks::use_params_map;
 use live::Live;
 use serde::{Deserialize, Serialize};
 use stage::{ChatPane, SyncPlayer};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -682,6 +682,14 @@ fn RoomView(view: RoomView) -> impl IntoView {
         })
     };
     let members_label = format!("{} / {}", v.participants, v.max_participants);
+    // Two people called the same are told apart by their usernames, in the list and the chat.
+    let shown = domain::shown_names(v.members.iter().map(|m| {
+        (
+            m.person.id.as_str(),
+            m.person.display_name.as_str(),
+            m.person.username.as_str(),
+        )
+    }));
     let not_ended = v.phase != Phase::Ended;
     let owner_controls = v.i_own && not_ended;
     let code = StoredValue::new(v.code.clone());
@@ -722,12 +730,12 @@ fn RoomView(view: RoomView) -> impl IntoView {
                     <ul class="people" aria-labelledby="participants-title">
                         {v.members.iter().map(|m| {
                             let user_id = m.person.id.clone();
-                            let name = m.person.display_name.clone();
+                            let name = shown.get(&m.person.id).cloned().unwrap_or_default();
                             view! {
                                 <li class="person">
                                     <Avatar person=m.person.clone() />
                                     <span class="person-name">
-                                        <strong>{m.person.display_name.clone()}</strong>
+                                        <strong>{name.clone()}</strong>
                                         {m.owner.then(|| view! { " " <span class="chip">{t!(i18n, owner)}</span> })}
                                         {(!m.joined).then(|| view! { <span class="muted">" · " {t!(i18n, invited)}</span> })}
                                         <LiveStatus live=live user=m.person.id.clone() />
@@ -769,10 +777,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
                         {if v.purged {
                             view! { <p class="muted">{t!(i18n, chat_purged)}</p> }.into_any()
                         } else {
-                            let names: HashMap<String, String> = v.members.iter()
-                                .map(|m| (m.person.id.clone(), m.person.display_name.clone()))
-                                .collect();
-                            view! { <ChatPane live=live names=names /> }.into_any()
+                            view! { <ChatPane live=live names=shown.clone() /> }.into_any()
                         }}
                     </section>
                 </aside>
@@ -806,7 +811,7 @@ fn RoomView(view: RoomView) -> impl IntoView {
                     })}
                 </section>
                 {owner_controls.then(|| view! {
-                    <OwnerControls code=v.code.clone() name locked=v.controls_locked />
+                    <OwnerControls code=v.code.clone() name locked=v.controls_locked private=v.private />
                 })}
             </div>
         </section>
@@ -904,10 +909,21 @@ fn ShareLinks(url: String, key_url: Option<String>, has_password: bool) -> impl 
     }
 }
 
-/// The owner's settings: rename, who controls playback, end the room.
+/// The owner's settings: rename, who controls playback, a new link, end the room.
 #[component]
-fn OwnerControls(code: String, name: RwSignal<String>, locked: bool) -> impl IntoView {
+fn OwnerControls(
+    code: String,
+    name: RwSignal<String>,
+    locked: bool,
+    private: bool,
+) -> impl IntoView {
     let i18n = use_i18n();
+    let new_link = ServerAction::<NewRoomLink>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = new_link.value().get() {
+            reload();
+        }
+    });
     let rename = ServerAction::<RenameRoom>::new();
     let lock = ServerAction::<LockRoomControls>::new();
     let end = ServerAction::<EndRoom>::new();
@@ -933,6 +949,7 @@ fn OwnerControls(code: String, name: RwSignal<String>, locked: bool) -> impl Int
         [
             rename.value().get().map(|r| r.map(|_| ())),
             lock.value().get().map(|r| r.map(|_| ())),
+            new_link.value().get().map(|r| r.map(|_| ())),
             end.value().get(),
         ]
         .into_iter()
@@ -970,6 +987,17 @@ fn OwnerControls(code: String, name: RwSignal<String>, locked: bool) -> impl Int
                 />
                 <label for="room-locked">{t!(i18n, lock_controls)}</label>
             </div>
+            {private.then(|| view! {
+                <ActionForm action=new_link>
+                    <input type="hidden" name="code" value=code.get_value() />
+                    <p class="hint">{t!(i18n, new_link_hint)}</p>
+                    <label for="room-new-password">{t!(i18n, new_room_password)}</label>
+                    <input type="password" id="room-new-password" name="password" autocomplete="new-password" maxlength="128" />
+                    <button type="submit" class="small" disabled=move || new_link.pending().get()>
+                        {t!(i18n, new_link)}
+                    </button>
+                </ActionForm>
+            })}
             <button
                 type="button"
                 class="danger small"

@@ -440,10 +440,15 @@ pub fn ChatPane(live: Live, names: HashMap<String, String>) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let too_long = move || draft.with(|d| d.trim().chars().count() > CHAT_MAX_CHARS);
     let names = StoredValue::new(names);
+    // The members' names as the page shows them (told apart when two share one), then the name
+    // of someone who joined after the page loaded.
     let name_of = move |user: &str| {
-        live.present
-            .with_untracked(|p| p.iter().find(|p| p.user == user).map(|p| p.name.clone()))
-            .or_else(|| names.with_value(|n| n.get(user).cloned()))
+        names
+            .with_value(|n| n.get(user).cloned())
+            .or_else(|| {
+                live.present
+                    .with_untracked(|p| p.iter().find(|p| p.user == user).map(|p| p.name.clone()))
+            })
             .unwrap_or_else(|| t_string!(i18n, someone).to_string())
     };
 
