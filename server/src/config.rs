@@ -85,6 +85,10 @@ pub struct Config {
     #[arg(long, env = "KINO_HASHING_THREADS")]
     pub hashing_threads: Option<usize>,
 
+    /// Seconds a client has to send a request's headers before the connection is closed.
+    #[arg(long, env = "KINO_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_read_timeout_seconds: u64,
+
     /// Log format.
     #[arg(long, env = "KINO_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -275,16 +275,16 @@ pub async fn serve_with_database(
     ));
     let app = router(&config, db.clone(), bound);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
-    accept_loop(listener, app, shutdown).await;
+    let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
+    accept_loop(listener, app, header_timeout, shutdown).await;
     cleanup.abort();
     lifecycle.abort();
     db.pool.close().await;
     Ok(())
 }
 
-/// A client must send a request's headers within this long, and its body with no pause longer
-/// than `BODY_READ_TIMEOUT`: hundreds of half-sent requests cannot hold connections open.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client must send a request's body with no pause longer than this (and its headers within
+/// `--header-read-timeout-seconds`): hundreds of half-sent requests cannot hold connections.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown`, then lets the requests in flight finish (for at
@@ -292,6 +292,7 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 async fn accept_loop(
     listener: TcpListener,
     app: Router,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -330,7 +331,7 @@ async fn accept_loop(
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
+                .header_read_timeout(header_timeout);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
