@@ -748,7 +748,10 @@ async fn half_sent_requests_do_not_hold_connections() {
             }
         })
         .await;
-        assert!(closed.is_ok(), "a half-sent request still holds its connection");
+        assert!(
+            closed.is_ok(),
+            "a half-sent request still holds its connection"
+        );
     }
     // ...and keeps answering everyone else.
     let res = app.client.get(app.url("/healthz")).send().await.unwrap();
