@@ -172,6 +172,11 @@ async fn next_accepts_local_paths_and_rejects_open_redirects() {
         ("//evil.example", "/"),
         ("https://evil.example/", "/"),
         ("/\\evil.example", "/"),
+        // Resolved like a browser would: these are `//evil.example`.
+        ("/.//evil.example", "/"),
+        ("/..//evil.example", "/"),
+        // Letters survive the Location header.
+        ("/фильм", "/%D1%84%D0%B8%D0%BB%D1%8C%D0%BC"),
     ] {
         let res = app
             .call(

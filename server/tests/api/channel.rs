@@ -591,3 +591,93 @@ async fn the_room_waits_for_a_stalled_player_but_not_forever() {
     assert_eq!(welcome["snapshot"]["playback"]["position"], 9000.0);
     assert_eq!(welcome["snapshot"]["holding"], false);
 }
+
+#[tokio::test]
+async fn a_flood_of_seeks_is_refused_and_reaches_the_others_only_in_part() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    for i in 0..100 {
+        send(&mut wa, json!({"t": "seek", "position": 1000 * (i + 1)})).await;
+    }
+    // Frames are handled in order: when the pong comes, every seek has been answered.
+    send(&mut wa, json!({"t": "ping", "t0": 1.0})).await;
+    let mut refused = 0;
+    loop {
+        let msg = next(&mut wa).await;
+        match msg["t"].as_str() {
+            Some("pong") => break,
+            Some("error") if msg["error"] == "rate_limited" => refused += 1,
+            _ => {}
+        }
+    }
+    // A burst of 12, then 3 a second while the hundred are handled.
+    assert!(
+        refused >= 70,
+        "only {refused} of 100 seeks at once were refused"
+    );
+    // Boris heard only the seeks that were let through.
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "end", "text": "done", "position": 0}),
+    )
+    .await;
+    let mut seeks = 0;
+    loop {
+        let msg = next_of(&mut wb, "event").await;
+        match msg["kind"].as_str() {
+            Some("seek") => seeks += 1,
+            Some("chat") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seeks,
+        100 - refused,
+        "every seek let through, and no other, reached Boris"
+    );
+    assert!(seeks <= 30, "{seeks} seeks reached Boris");
+}
+
+#[tokio::test]
+async fn in_a_locked_room_only_the_owners_stall_holds_it() {
+    let app = spawn_app().await;
+    let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);
+    let code = room(&app, &a, &[&b]).await;
+    json_of(
+        &app,
+        &a.client,
+        "rooms/lock",
+        &[("code", &code), ("locked", "true")],
+    )
+    .await;
+    let (mut wa, _) = connect(&app, &code, &a, 0).await;
+    let (mut wb, _) = connect(&app, &code, &b, 0).await;
+    send(&mut wa, json!({"t": "play", "position": 0})).await;
+    assert_eq!(next_event_but_joins(&mut wa).await["kind"], "play");
+    // Boris may not pause this room, so his (perhaps fake) stall does not either.
+    send(&mut wb, json!({"t": "buffering", "stalled": true})).await;
+    send(&mut wb, json!({"t": "ping", "t0": 1.0})).await;
+    next_of(&mut wb, "pong").await;
+    send(
+        &mut wa,
+        json!({"t": "chat", "id": "c1", "text": "still on?", "position": 0}),
+    )
+    .await;
+    assert_eq!(next_event_but_joins(&mut wa).await["kind"], "chat");
+    // The owner's own stall does.
+    send(&mut wa, json!({"t": "buffering", "stalled": true})).await;
+    assert_eq!(next_event_but_joins(&mut wa).await["kind"], "hold");
+}
+
+/// The next event that is not someone joining.
+async fn next_event_but_joins(ws: &mut Ws) -> Value {
+    loop {
+        let event = next_of(ws, "event").await;
+        if event["kind"] != "join" {
+            return event;
+        }
+    }
+}
