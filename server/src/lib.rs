@@ -95,6 +95,7 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     let context_state = state.clone();
     let context = move || {
         provide_context(context_state.clone());
+        provide_context(app::accounts::ssr::RequestUser::default());
         // A page gets a policy that allows only its own nonce's scripts (set before the
         // security layer, which leaves a page's policy alone).
         if let (Some(nonce), Some(res)) = (

@@ -118,8 +118,36 @@ pub async fn backfill_name_fold(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The signed-in user of this request, looked up once: a page's resources and a server
+/// function's helpers all ask, and the answer stays the same until the request signs someone in
+/// or out. The server provides an empty one to every request.
+#[derive(Clone, Default)]
+pub struct RequestUser(std::sync::Arc<tokio::sync::Mutex<Option<Option<User>>>>);
+
 /// The signed-in user, if any (a session whose user was deleted counts as signed out).
 pub async fn current_user() -> Result<Option<User>, AppError> {
+    let Some(cell) = use_context::<RequestUser>() else {
+        return look_up_user().await;
+    };
+    // Held while looking up, so the resources a page loads at once wait for one lookup.
+    let mut known = cell.0.lock().await;
+    if let Some(user) = known.as_ref() {
+        return Ok(user.clone());
+    }
+    let user = look_up_user().await?;
+    *known = Some(user.clone());
+    Ok(user)
+}
+
+/// This request signed someone in or out: the next `current_user` looks again.
+async fn forget_request_user() {
+    if let Some(cell) = use_context::<RequestUser>() {
+        *cell.0.lock().await = None;
+    }
+}
+
+async fn look_up_user() -> Result<Option<User>, AppError> {
+    tracing::debug!("looking up the session's user");
     let session = session().await?;
     let Some(id) = session
         .get::<String>(USER_ID_KEY)
@@ -212,6 +240,7 @@ async fn sign_in(user_id: &str) -> Result<(), AppError> {
         .insert(EPOCH_KEY, epoch)
         .await
         .map_err(session_err)?;
+    forget_request_user().await;
     // Sockets opened under the old session id belong to whoever it was before.
     if let Some(old) = old {
         state()
@@ -335,6 +364,7 @@ pub async fn logout() -> Result<(), AppError> {
     let id = session.id().map(|id| id.to_string());
     // Deletes the record from the store and expires the cookie.
     session.flush().await.map_err(session_err)?;
+    forget_request_user().await;
     // A socket opened in this session cannot go on chatting after it.
     if let Some(id) = id {
         state()
@@ -354,6 +384,7 @@ pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
         .bind(&user.id)
         .execute(&state().db.pool)
         .await?;
+    forget_request_user().await;
     Ok(())
 }
 
