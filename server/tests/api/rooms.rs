@@ -2,7 +2,9 @@
 //! participant limits, the owner's controls, the lifecycle job and retention — on SQLite or (with
 //! KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-use crate::common::{befriend, browser, error_of, json_of, person, spawn_app, TestApp, PASSWORD};
+use crate::common::{
+    befriend, browser, create, error_of, json_of, person, spawn_app, TestApp, PASSWORD,
+};
 use app::db::{now_ms, Db};
 use reqwest::Client;
 use serde_json::{json, Value};
@@ -11,14 +13,6 @@ use std::time::Duration;
 
 const FILM: &str = "metropolis-1927";
 const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-
-/// Creates a room with `extra` settings; its code.
-async fn create(app: &TestApp, owner: &(Client, String), extra: &[(&str, &str)]) -> String {
-    let mut form = vec![("film_id", FILM)];
-    form.extend_from_slice(extra);
-    let code = json_of(app, &owner.0, "rooms/start", &form).await;
-    code.as_str().expect("a code").to_owned()
-}
 
 async fn open(app: &TestApp, who: &Client, code: &str) -> Value {
     json_of(app, who, "rooms/open", &[("code", code)]).await

@@ -4,7 +4,8 @@
 //! PostgreSQL.
 
 use crate::common::{
-    browser, error_of, json_of, person, spawn_app, spawn_app_with, TestApp, PASSWORD,
+    browser, create, error_of, json_of, key_of, person, spawn_app, spawn_app_with, TestApp,
+    PASSWORD,
 };
 use reqwest::{header, Client};
 
@@ -52,8 +53,7 @@ fn assert_only_escaped(page: &str, what: &str) {
 async fn markup_in_names_rooms_and_reviews_reaches_pages_only_as_text() {
     let app = spawn_app().await;
     let owner = person(&app, "owner", PAYLOADS[0]).await;
-    let code = json_of(&app, &owner.0, "rooms/start", &[("film_id", FILM)]).await;
-    let code = code.as_str().unwrap().to_owned();
+    let code = create(&app, &owner, &[]).await;
     for (i, body) in PAYLOADS.iter().enumerate() {
         let writer = person(&app, &format!("critic{i}"), body).await;
         let res = app
@@ -267,22 +267,9 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
 async fn parallel_room_password_guesses_are_counted_first_and_the_key_always_admits() {
     let app = spawn_app_with(|c| c.trusted_proxy = vec!["127.0.0.1".parse().unwrap()]).await;
     let owner = person(&app, "owner", "Owner").await;
-    let code = json_of(
-        &app,
-        &owner.0,
-        "rooms/start",
-        &[("film_id", FILM), ("private", "true"), ("password", "abcd")],
-    )
-    .await;
-    let code = code.as_str().unwrap().to_owned();
+    let code = create(&app, &owner, &[("private", "true"), ("password", "abcd")]).await;
     let room = json_of(&app, &owner.0, "rooms/open", &[("code", &code)]).await;
-    let key = room["Member"]["key_url"]
-        .as_str()
-        .unwrap()
-        .split("#k=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let key = key_of(room["Member"]["key_url"].as_str().unwrap());
 
     let guesser = person(&app, "guesser", "Guesser").await;
     let posts = (0..50).map(|i| {
@@ -417,8 +404,7 @@ async fn writes_from_another_origin_are_refused() {
 async fn the_room_page_renders_hundreds_of_times_without_a_failure() {
     let app = spawn_app().await;
     let owner = person(&app, "owner", "Owner").await;
-    let code = json_of(&app, &owner.0, "rooms/start", &[("film_id", FILM)]).await;
-    let code = code.as_str().unwrap().to_owned();
+    let code = create(&app, &owner, &[]).await;
     let guest = browser();
     let mut failures = Vec::new();
     // In waves of ten at once, as a member and as a guest.
@@ -546,18 +532,12 @@ async fn invited_friends_keep_their_seats_and_a_new_link_shuts_out_the_old_one()
     let owner = person(&app, "owner", "Owner").await;
     let friend = person(&app, "friend", "Friend").await;
     crate::common::befriend(&app, &owner, &friend).await;
-    let code = json_of(
+    let code = create(
         &app,
-        &owner.0,
-        "rooms/start",
-        &[
-            ("film_id", FILM),
-            ("max_participants", "5"),
-            ("friends[0]", &friend.1),
-        ],
+        &owner,
+        &[("max_participants", "5"), ("friends[0]", &friend.1)],
     )
     .await;
-    let code = code.as_str().unwrap().to_owned();
     // Owner + the invited friend's kept seat: three seats are left for strangers.
     for i in 0..3 {
         let stranger = person(&app, &format!("stranger{i}"), "Stranger").await;
@@ -585,30 +565,11 @@ async fn invited_friends_keep_their_seats_and_a_new_link_shuts_out_the_old_one()
     );
 
     // A private room: a removed person with the old link cannot come back as someone else.
-    let private = json_of(
-        &app,
-        &owner.0,
-        "rooms/start",
-        &[("film_id", FILM), ("private", "true")],
-    )
-    .await;
-    let private = private.as_str().unwrap().to_owned();
+    let private = create(&app, &owner, &[("private", "true")]).await;
     let room = json_of(&app, &owner.0, "rooms/open", &[("code", &private)]).await;
-    let old_key = room["Member"]["key_url"]
-        .as_str()
-        .unwrap()
-        .split("#k=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let old_key = key_of(room["Member"]["key_url"].as_str().unwrap());
     let new_link = json_of(&app, &owner.0, "rooms/new-link", &[("code", &private)]).await;
-    let new_key = new_link
-        .as_str()
-        .unwrap()
-        .split("#k=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let new_key = key_of(new_link.as_str().unwrap());
     assert_ne!(old_key, new_key);
     let again = person(&app, "again", "Again").await;
     let (status, _) = error_of(
@@ -643,7 +604,8 @@ async fn logging_out_closes_that_sessions_room_sockets() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
     let app = spawn_app().await;
-    let owner = (browser(), ());
+    // Registered by hand below, to keep the session cookie for the socket.
+    let owner = (browser(), String::new());
     let res = app
         .call_as(
             &owner.0,
@@ -659,8 +621,7 @@ async fn logging_out_closes_that_sessions_room_sockets() {
     let (value, _) =
         crate::common::set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session");
     let cookie = format!("{}={value}", kino_server::SESSION_COOKIE);
-    let code = json_of(&app, &owner.0, "rooms/start", &[("film_id", FILM)]).await;
-    let code = code.as_str().unwrap().to_owned();
+    let code = create(&app, &owner, &[]).await;
     let ws_url = format!(
         "{}/ws/rooms/{code}",
         app.address.replace("http://", "ws://")
@@ -739,8 +700,7 @@ async fn half_sent_requests_do_not_hold_connections() {
 async fn loading_a_room_page_joins_nobody_until_the_page_asks() {
     let app = spawn_app().await;
     let owner = person(&app, "owner", "Owner").await;
-    let code = json_of(&app, &owner.0, "rooms/start", &[("film_id", FILM)]).await;
-    let code = code.as_str().unwrap().to_owned();
+    let code = create(&app, &owner, &[]).await;
     let passer_by = person(&app, "passer", "Passer-by").await;
     // An <img src="/r/…"> on another site, or a preview fetch, is a plain GET with the cookie.
     let (status, _, page) = html(&app, &passer_by.0, &format!("/r/{code}")).await;

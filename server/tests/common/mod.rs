@@ -302,3 +302,16 @@ pub async fn befriend(app: &TestApp, a: &(Client, String), b: &(Client, String))
         serde_json::json!("Friend")
     );
 }
+
+/// Creates a room for Metropolis owned by `owner`, with `extra` settings; its code.
+pub async fn create(app: &TestApp, owner: &(Client, String), extra: &[(&str, &str)]) -> String {
+    let mut form = vec![("film_id", "metropolis-1927")];
+    form.extend_from_slice(extra);
+    let code = json_of(app, &owner.0, "rooms/start", &form).await;
+    code.as_str().expect("a code").to_owned()
+}
+
+/// The key a private room's link carries after `#k=`.
+pub fn key_of(link: &str) -> String {
+    link.split_once("#k=").expect("a key link").1.to_owned()
+}
