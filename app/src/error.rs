@@ -109,12 +109,31 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// Maps a unique-constraint violation to `conflict`, any other database error to `Internal`.
+/// What a failed query means to the user, said where the query is written (realworld's
+/// `on_constraint`): a broken unique or foreign-key constraint becomes the given error, anything
+/// else `Internal` (and is logged).
 #[cfg(feature = "ssr")]
-pub fn on_unique_violation(e: sqlx::Error, conflict: AppError) -> AppError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => conflict,
-        _ => e.into(),
+pub trait OnConstraint<T> {
+    /// A unique constraint refused the row: `conflict` (a taken username, say).
+    fn on_unique(self, conflict: AppError) -> Result<T, AppError>;
+    /// A foreign key named a row that is not there (a film that was never in the catalog).
+    fn on_missing_ref(self, missing: AppError) -> Result<T, AppError>;
+}
+
+#[cfg(feature = "ssr")]
+impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+    fn on_unique(self, conflict: AppError) -> Result<T, AppError> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => conflict,
+            _ => e.into(),
+        })
+    }
+
+    fn on_missing_ref(self, missing: AppError) -> Result<T, AppError> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => missing,
+            _ => e.into(),
+        })
     }
 }
 

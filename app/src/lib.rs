@@ -3,25 +3,37 @@
 //! (likes, reviews), `playback/` (where I stopped), `friends/` (and the "Watch together"
 //! match), `rooms/`, `notifications/`.
 
-pub mod accounts;
-pub mod catalog;
-pub mod error;
-pub mod friends;
-pub mod layout;
-pub mod notifications;
-pub mod opinions;
-pub mod pages;
-pub mod playback;
-pub mod rooms;
-pub mod sync;
-pub mod ui;
-
+// The base layer: used by every feature, uses none of them.
+pub mod codes;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod context;
+pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;
+pub mod error;
+pub mod links;
 #[cfg(feature = "ssr")]
 pub mod ratelimit;
 #[cfg(feature = "ssr")]
 pub mod session_store;
+pub mod sync;
+pub mod text;
+pub mod ui;
+
+// The features, each in its folder; see docs/ARCHITECTURE.md for which may use which.
+pub mod accounts;
+pub mod catalog;
+pub mod friends;
+pub mod notifications;
+pub mod opinions;
+pub mod playback;
+pub mod rooms;
+
+// What composes the features: the pages made of several, the header, the server's state.
+pub mod layout;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
 
@@ -30,15 +42,16 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 use crate::i18n::*;
 use crate::ui::PageTitle;
 use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
-use catalog::{CatalogPage, FilmPage, Watchlist, WatchlistPage};
+use catalog::{CatalogPage, Watchlist, WatchlistPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{HomePage, NotFound};
+use pages::{FilmPage, HomePage};
 use playback::WatchedPage;
+use ui::NotFound;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

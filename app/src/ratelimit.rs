@@ -4,10 +4,17 @@
 //! pass a check that none of them has been counted in yet; a success may give its attempt back.
 //! The counts live in the database (`attempt_budgets`), so a limit holds across every node.
 
-use crate::db::{now_ms, Db};
+use crate::dates::now_ms;
+use crate::db::Db;
 use crate::error::AppError;
-use sqlx::Row;
 use std::time::Duration;
+
+/// A budget's count after spending one attempt.
+#[derive(Debug, sqlx::FromRow)]
+struct SpentRow {
+    spent: i64,
+    window_started_at: i64,
+}
 
 /// A limit: `max` attempts per `window` for each key of one `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +47,10 @@ impl Budget {
         let key = self.key(key);
         let now = now_ms();
         let window_ms = self.window.as_millis() as i64;
-        let row = sqlx::query(
+        let SpentRow {
+            spent,
+            window_started_at: started,
+        } = sqlx::query_as::<_, SpentRow>(
             "INSERT INTO attempt_budgets (key, window_started_at, spent) VALUES ($1, $2, 1) \
              ON CONFLICT (key) DO UPDATE SET \
                spent = CASE WHEN attempt_budgets.window_started_at <= $3 THEN 1 \
@@ -54,8 +64,6 @@ impl Budget {
         .bind(now - window_ms)
         .fetch_one(&db.pool)
         .await?;
-        let spent: i64 = row.try_get("spent")?;
-        let started: i64 = row.try_get("window_started_at")?;
         if spent > i64::from(self.max) {
             let left_ms = (started + window_ms - now).max(1000);
             return Err(AppError::RateLimited {
@@ -68,15 +76,15 @@ impl Budget {
     /// How many attempts `key` has spent in its current window (0 once the window has ended).
     pub async fn spent(&self, db: &Db, key: &str) -> Result<u32, AppError> {
         let since = now_ms() - self.window.as_millis() as i64;
-        let row = sqlx::query(
+        let spent: Option<i64> = sqlx::query_scalar(
             "SELECT spent FROM attempt_budgets WHERE key = $1 AND window_started_at > $2",
         )
         .bind(self.key(key))
         .bind(since)
         .fetch_optional(&db.pool)
         .await?;
-        Ok(match row {
-            Some(row) => u32::try_from(row.try_get::<i64, _>("spent")?).unwrap_or(u32::MAX),
+        Ok(match spent {
+            Some(spent) => u32::try_from(spent).unwrap_or(u32::MAX),
             None => 0,
         })
     }

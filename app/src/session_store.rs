@@ -1,8 +1,8 @@
 //! tower-sessions store in Kino's own database, through the same `Any` pool as everything else.
 //! (tower-sessions-sqlx-store needs a typed pool per backend; one pool and one schema serve both.)
 
-use crate::db::{now_ms, Db};
-use sqlx::Row;
+use crate::dates::now_ms;
+use crate::db::Db;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
@@ -19,6 +19,13 @@ impl DbSessionStore {
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
+}
+
+/// A stored session: its data as JSON and when it expires (epoch ms).
+#[derive(Debug, sqlx::FromRow)]
+struct SessionRow {
+    data: String,
+    expires_at: i64,
 }
 
 fn expiry_ms(record: &Record) -> i64 {
@@ -65,16 +72,17 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row =
-            sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(id.to_string())
-                .bind(now_ms())
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let data: String = row.try_get("data").map_err(backend)?;
-        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+        let row = sqlx::query_as::<_, SessionRow>(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id.to_string())
+        .bind(now_ms())
+        .fetch_optional(&self.db.pool)
+        .await
+        .map_err(backend)?;
+        let Some(SessionRow { data, expires_at }) = row else {
+            return Ok(None);
+        };
         let data =
             serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date =

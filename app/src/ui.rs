@@ -1,4 +1,5 @@
-//! Small pieces the pages share: error messages in the user's language.
+//! Small pieces every page may use: error messages in the user's language, the error pages,
+//! the page title, copy buttons, avatars. Base layer: uses no feature.
 
 use crate::error::{AppError, Invalid};
 use crate::i18n::*;
@@ -61,7 +62,7 @@ pub fn ErrorText(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) -> 
     view! {
         {move || match result.get() {
             Some(Err(error)) => {
-                Some(view! { <p class="error" role="alert"><ErrorMessage error /></p> })
+                Some(view! { <Alert error /> })
             }
             _ => None,
         }}
@@ -75,91 +76,11 @@ pub fn FieldError(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) ->
     view! {
         {move || match result.get() {
             Some(Err(error)) => {
-                view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any()
+                view! { <Alert error /> }.into_any()
             }
             Some(Ok(())) => view! { <p class="ok" role="status">{t!(i18n, saved)}</p> }.into_any(),
             None => ().into_any(),
         }}
-    }
-}
-
-/// A moment as "22.11.2026 17:00 UTC" (ru) or "Nov 22, 2026 17:00 UTC": what the server can
-/// render without knowing the reader's time zone.
-pub fn date_time_utc(ms: i64, locale: Locale) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else {
-        return String::new();
-    };
-    format!(
-        "{} {:02}:{:02} UTC",
-        crate::opinions::date_text(ms, locale),
-        at.hour(),
-        at.minute()
-    )
-}
-
-/// The same moment in the browser's own time zone and language (`None` on the server).
-pub fn date_time_local(ms: i64, locale: Locale) -> Option<String> {
-    #[cfg(feature = "hydrate")]
-    {
-        use web_sys::wasm_bindgen::JsValue;
-        let options = js_sys::Object::new();
-        for (key, value) in [("dateStyle", "medium"), ("timeStyle", "short")] {
-            js_sys::Reflect::set(&options, &JsValue::from_str(key), &JsValue::from_str(value))
-                .ok()?;
-        }
-        let tag = match locale {
-            Locale::ru => "ru-RU",
-            _ => "en-GB",
-        };
-        let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-        date.to_locale_string(tag, &options).as_string()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (ms, locale);
-        None
-    }
-}
-
-/// A `<time>`: rendered in UTC on the server, then shown in the reader's own time zone once the
-/// page runs in the browser (after hydration, so both renders agree first).
-#[component]
-pub fn LocalTime(ms: i64) -> impl IntoView {
-    let i18n = use_i18n();
-    let local = RwSignal::new(None::<String>);
-    Effect::new(move |_| local.set(date_time_local(ms, i18n.get_locale())));
-    let iso = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .map(|t| {
-            format!(
-                "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        })
-        .unwrap_or_default();
-    view! {
-        <time datetime=iso>
-            {move || local.get().unwrap_or_else(|| date_time_utc(ms, i18n.get_locale()))}
-        </time>
-    }
-}
-
-/// Milliseconds since the epoch by the browser's clock (the server's own on the server).
-pub fn now_ms() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default()
     }
 }
 
@@ -175,4 +96,174 @@ pub fn PageTitle(#[prop(into)] text: Signal<String>) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     let text = move || text.get();
     view! { <leptos_meta::Title text /> }
+}
+
+/// An action's or a resource's error, as an alert (nothing while it is pending or fine).
+pub fn alert<T, S>(value: S) -> impl IntoView
+where
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || match value.get() {
+        Some(Err(error)) => Some(view! { <Alert error /> }),
+        _ => None,
+    }
+}
+
+/// One error, announced to screen readers.
+#[component]
+pub fn Alert(error: AppError) -> impl IntoView {
+    view! { <p class="error" role="alert"><ErrorMessage error /></p> }
+}
+
+/// Copies `text` to the clipboard (a no-op where the browser does not allow it).
+pub fn copy_to_clipboard(text: &str) {
+    let clipboard = window().navigator().clipboard();
+    let _ = clipboard.write_text(text);
+}
+
+/// A button that copies `text` and then says "Copied" beside itself.
+#[component]
+pub fn CopyButton(
+    text: String,
+    #[prop(default = "small")] class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let copied = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class=class
+            on:click=move |_| {
+                copy_to_clipboard(&text);
+                copied.set(true);
+            }
+        >
+            {children()}
+        </button>
+        <Show when=move || copied.get()>
+            <span class="ok" role="status">" " {t!(i18n, copied)}</span>
+        </Show>
+    }
+}
+
+/// Up to two capital letters of a name: `Пётр Ильич Чайковский` → `ПИ`.
+pub fn initials(display_name: &str) -> String {
+    display_name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// A person's initials in a circle; `class` adds a state (`online`, `in-room`).
+#[component]
+pub fn Avatar(name: String, #[prop(optional)] class: &'static str) -> impl IntoView {
+    let class = if class.is_empty() {
+        "avatar".to_owned()
+    } else {
+        format!("avatar {class}")
+    };
+    view! {
+        <span class=class title=name.clone() aria-hidden="true">
+            {initials(&name)}
+        </span>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn set_status(code: http::StatusCode) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(code);
+    }
+}
+
+/// Gives the page the error's HTTP status (while rendering on the server; nothing in the
+/// browser). Only what stops a page's main content should: a side panel's failure leaves the
+/// page's status alone.
+pub fn page_status(error: &AppError) {
+    #[cfg(feature = "ssr")]
+    set_status(
+        http::StatusCode::from_u16(error.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    #[cfg(not(feature = "ssr"))]
+    let _ = error;
+}
+
+/// The error that stopped a page's main content, in its place; the page answers with the
+/// error's status.
+#[component]
+pub fn PageAlert(error: AppError) -> impl IntoView {
+    page_status(&error);
+    view! { <Alert error /> }
+}
+
+/// The page for an error that stops a whole page: 404 for `NotFound`, 403 for `Forbidden`,
+/// 500 for the rest. Sets the HTTP status while rendering on the server.
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    match error {
+        AppError::NotFound => view! { <NotFound /> }.into_any(),
+        AppError::Forbidden => view! { <Forbidden /> }.into_any(),
+        _ => view! { <ServerError /> }.into_any(),
+    }
+}
+
+#[component]
+fn ErrorPage(code: u16, title: AnyView, text: AnyView) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <section class="card narrow error-page">
+            <p class="code">{code}</p>
+            <h1>{title}</h1>
+            <p class="muted">{text}</p>
+            <a class="button primary" href="/">
+                {t!(i18n, go_home)}
+            </a>
+        </section>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_status(http::StatusCode::NOT_FOUND);
+    let i18n = use_i18n();
+    view! {
+        <ErrorPage
+            code=404
+            title=t!(i18n, not_found_title).into_any()
+            text=t!(i18n, not_found_text).into_any()
+        />
+    }
+}
+
+#[component]
+pub fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_status(http::StatusCode::FORBIDDEN);
+    let i18n = use_i18n();
+    view! {
+        <ErrorPage
+            code=403
+            title=t!(i18n, forbidden_title).into_any()
+            text=t!(i18n, forbidden_text).into_any()
+        />
+    }
+}
+
+#[component]
+pub fn ServerError() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_status(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let i18n = use_i18n();
+    view! {
+        <ErrorPage
+            code=500
+            title=t!(i18n, server_error_title).into_any()
+            text=t!(i18n, server_error_text).into_any()
+        />
+    }
 }

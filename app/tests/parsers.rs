@@ -1,7 +1,8 @@
 //! Properties of the parsers that untrusted input reaches first: whatever arrives, they answer
 //! (no panic), and what they accept is what the rest of Kino relies on.
 
-use app::accounts::domain::{safe_next, DisplayName, Username};
+use app::accounts::domain::{DisplayName, Username};
+use app::links::safe_next;
 use app::rooms::protocol::ClientMsg;
 use proptest::prelude::*;
 

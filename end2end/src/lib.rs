@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The password every test person registers with.
+pub const PASSWORD: &str = "смотрим вместе";
+
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A running Kino server with its own database.
@@ -275,17 +278,43 @@ impl Browser {
 
     /// Waits until the page's path is `path`.
     pub async fn wait_path(&self, path: &str) -> Result {
+        self.wait_url(|url| url.path() == path, path)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the page's path starts with `prefix` (`/r/` once a room opens); the whole
+    /// address then.
+    pub async fn wait_path_prefix(&self, prefix: &str) -> Result<url::Url> {
+        self.wait_url(|url| url.path().starts_with(prefix), prefix)
+            .await
+    }
+
+    async fn wait_url(&self, reached: impl Fn(&url::Url) -> bool, what: &str) -> Result<url::Url> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let url = self.client.current_url().await?;
-            if url.path() == path {
-                return Ok(());
+            if reached(&url) {
+                return Ok(url);
             }
             if Instant::now() > deadline {
-                return Err(format!("expected to be at {path}, still at {url}").into());
+                return Err(format!("expected to be at {what}, still at {url}").into());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Registers `username` (shown as `name`) through the register page, and waits until the
+    /// header greets them.
+    pub async fn register(&self, server: &Server, username: &str, name: &str) -> Result {
+        self.goto(&format!("{}/register", server.url)).await?;
+        self.wait_hydrated().await?;
+        self.fill("Username", username).await?;
+        self.fill("Display name", name).await?;
+        self.fill("Password", PASSWORD).await?;
+        self.click_button("Register").await?;
+        self.wait_text_in("header", name).await?;
+        Ok(())
     }
 
     pub async fn close(self) -> Result {

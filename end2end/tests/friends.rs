@@ -3,18 +3,7 @@
 
 use end2end::{xpath_literal, Browser, Result, Server};
 use fantoccini::Locator;
-use std::time::{Duration, Instant};
-
-async fn register(browser: &Browser, server: &Server, username: &str, name: &str) -> Result {
-    browser.goto(&format!("{}/register", server.url)).await?;
-    browser.wait_hydrated().await?;
-    browser.fill("Username", username).await?;
-    browser.fill("Display name", name).await?;
-    browser.fill("Password", "смотрим вместе").await?;
-    browser.click_button("Register").await?;
-    browser.wait_text_in("header", name).await?;
-    Ok(())
-}
+use std::time::Duration;
 
 async fn want_metropolis(browser: &Browser, server: &Server) -> Result {
     browser
@@ -36,8 +25,8 @@ async fn friends_who_both_want_a_film_start_a_session_in_two_clicks() -> Result 
     let server = Server::start().await?;
     let vasily = Browser::start().await?;
     let petr = Browser::start().await?;
-    register(&vasily, &server, "vasily", "Василий").await?;
-    register(&petr, &server, "petr", "Пётр Ильич").await?;
+    vasily.register(&server, "vasily", "Василий").await?;
+    petr.register(&server, "petr", "Пётр Ильич").await?;
 
     // Vasily finds Petr by the start of his name and asks; Petr accepts.
     vasily.goto(&format!("{}/friends", server.url)).await?;
@@ -77,17 +66,7 @@ async fn friends_who_both_want_a_film_start_a_session_in_two_clicks() -> Result 
         .await?;
     checkbox.click().await?;
     vasily.click_button("Start session").await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let room_path = loop {
-        let url = vasily.client.current_url().await?;
-        if url.path().starts_with("/r/") {
-            break url.path().to_owned();
-        }
-        if Instant::now() > deadline {
-            return Err(format!("never reached the room, still at {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let room_path = vasily.wait_path_prefix("/r/").await?.path().to_owned();
     vasily.wait_text_in(".room-side", "Participants").await?;
     vasily.wait_text_in(".room-side", "Пётр Ильич").await?;
 

@@ -2,9 +2,8 @@
 //! it, registers, gives the room password and lands in the room — in two real browsers against
 //! the release build.
 
-use end2end::{Browser, Result, Server};
+use end2end::{Browser, Result, Server, PASSWORD};
 use fantoccini::Locator;
-use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn a_friend_follows_a_private_room_link_through_registration_into_the_room() -> Result {
@@ -12,13 +11,7 @@ async fn a_friend_follows_a_private_room_link_through_registration_into_the_room
     let vasily = Browser::start().await?;
     let petr = Browser::start().await?;
 
-    vasily.goto(&format!("{}/register", server.url)).await?;
-    vasily.wait_hydrated().await?;
-    vasily.fill("Username", "vasily").await?;
-    vasily.fill("Display name", "Василий").await?;
-    vasily.fill("Password", "смотрим вместе").await?;
-    vasily.click_button("Register").await?;
-    vasily.wait_text_in("header", "Василий").await?;
+    vasily.register(&server, "vasily", "Василий").await?;
 
     // Film page → "Watch together" → a private room with a password, two hours from now.
     vasily
@@ -41,17 +34,7 @@ async fn a_friend_follows_a_private_room_link_through_registration_into_the_room
         )
         .await?;
     vasily.click_button("Create room").await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let room_path = loop {
-        let url = vasily.client.current_url().await?;
-        if url.path().starts_with("/r/") {
-            break url.path().to_owned();
-        }
-        if Instant::now() > deadline {
-            return Err(format!("never reached the room, still at {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let room_path = vasily.wait_path_prefix("/r/").await?.path().to_owned();
     // Before its time: a countdown, and who is in.
     vasily.wait_text_in(".room-countdown", "Starts in").await?;
     let countdown = vasily.client.find(Locator::Css(".countdown")).await?;
@@ -99,7 +82,7 @@ async fn a_friend_follows_a_private_room_link_through_registration_into_the_room
     petr.wait_hydrated().await?;
     petr.fill("Username", "petr").await?;
     petr.fill("Display name", "Пётр").await?;
-    petr.fill("Password", "смотрим вместе").await?;
+    petr.fill("Password", PASSWORD).await?;
     petr.click_button("Register").await?;
     petr.wait_path(&room_path).await?;
 

@@ -9,13 +9,7 @@ use std::time::{Duration, Instant};
 /// Registers someone and returns their browser, signed in.
 async fn person(server: &Server, username: &str, name: &str) -> Result<Browser> {
     let browser = Browser::start().await?;
-    browser.goto(&format!("{}/register", server.url)).await?;
-    browser.wait_hydrated().await?;
-    browser.fill("Username", username).await?;
-    browser.fill("Display name", name).await?;
-    browser.fill("Password", "смотрим вместе").await?;
-    browser.click_button("Register").await?;
-    browser.wait_text_in("header", name).await?;
+    browser.register(server, username, name).await?;
     Ok(browser)
 }
 
@@ -93,17 +87,7 @@ async fn three_people_play_pause_seek_and_talk_as_one() -> Result {
     vasily.wait_hydrated().await?;
     vasily.click_button("Watch together").await?;
     vasily.click_button("Create room").await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let room = loop {
-        let url = vasily.client.current_url().await?;
-        if url.path().starts_with("/r/") {
-            break url.to_string();
-        }
-        if Instant::now() > deadline {
-            return Err(format!("never reached the room, still at {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let room = vasily.wait_path_prefix("/r/").await?.to_string();
     vasily.wait_hydrated().await?;
     settled(&vasily).await?;
 

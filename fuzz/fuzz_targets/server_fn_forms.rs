@@ -4,7 +4,8 @@
 //! Nothing may panic.
 #![no_main]
 
-use app::accounts::domain::{safe_next, DisplayName, Password, Username};
+use app::accounts::domain::{DisplayName, Password, Username};
+use app::links::safe_next;
 use app::accounts::{ChangePassword, Login, Register, UpdateDisplayName};
 use app::rooms::domain::{
     is_key, key_from_fragment, participant_limit, room_name, room_password, starts_at,

@@ -7,9 +7,10 @@
 pub mod config;
 pub mod security;
 
+use app::config::AppConfig;
 use app::db::{Db, DbError};
 use app::session_store::DbSessionStore;
-use app::state::{AppConfig, AppState};
+use app::state::AppState;
 use app::{shell, App};
 use axum::routing::get;
 use axum::Router;
@@ -58,8 +59,9 @@ pub async fn open_database(config: &Config) -> Result<Db, ServeError> {
     Ok(db)
 }
 
-/// Builds the whole HTTP app for a database that is ready.
-pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
+/// The server's state for a database that is ready: the app's settings from the flags, the
+/// hashing pool, this node's room hub.
+pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
     let site_root = config.site_root.to_string_lossy().into_owned();
     let leptos_options = LeptosOptions::builder()
         .output_name("kino")
@@ -76,13 +78,16 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     if let Some(threads) = config.hashing_threads {
         app_config.hashing_threads = threads.max(1);
     }
+    AppState::new(leptos_options, db, app_config)
+}
+
+/// Builds the whole HTTP app around `state`.
+pub fn router(config: &Config, state: AppState) -> Router {
     let guard = security::Guard {
-        origin: origin_of(&app_config.public_url),
+        origin: origin_of(&state.config.public_url),
         trusted_proxies: std::sync::Arc::new(config.trusted_proxy.clone()),
     };
-    let state = AppState::new(leptos_options, db.clone(), app_config);
-
-    let store = DbSessionStore::new(db);
+    let store = DbSessionStore::new(state.db.clone());
     let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -94,8 +99,8 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     let routes = route_list();
     let context_state = state.clone();
     let context = move || {
-        provide_context(context_state.clone());
-        provide_context(app::accounts::ssr::RequestUser::default());
+        context_state.provide_parts();
+        provide_context(app::accounts::session::RequestUser::default());
         // A page gets a policy that allows only its own nonce's scripts (set before the
         // security layer, which leaves a page's policy alone).
         if let (Some(nonce), Some(res)) = (
@@ -110,7 +115,10 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/posters/{file}", get(poster))
-        .route("/r/{code}/calendar.ics", get(app::rooms::ssr::calendar))
+        .route(
+            "/r/{code}/calendar.ics",
+            get(app::rooms::calendar::calendar),
+        )
         .route("/ws/rooms/{code}", get(app::rooms::channel::upgrade))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
@@ -126,7 +134,7 @@ pub fn router(config: &Config, db: Db, bound: SocketAddr) -> Router {
             context, shell,
         ))
         .layer(axum::middleware::from_fn(
-            malformed_requests_are_client_errors,
+            server_fn_errors_carry_their_status,
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
@@ -223,23 +231,37 @@ async fn poster(
     }
 }
 
-/// Server functions answer a request they cannot even decode (a missing field, a wrong type)
-/// with leptos' generic 500; it is the client's mistake, so say 400.
-async fn malformed_requests_are_client_errors(
+/// The one place a server function's failure gets its HTTP status. leptos answers every
+/// failure with a 500 carrying the error (`AppError` as JSON) and the `serverfnerror` header;
+/// this reads the error back and answers with its own status (400 for a request that could not
+/// even be decoded, 404, 429 with `Retry-After`, …). A plain HTML form's post keeps leptos'
+/// redirect back to the form (it is not a 500).
+async fn server_fn_errors_carry_their_status(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let is_api = req.uri().path().starts_with("/api/");
     let res = next.run(req).await;
-    if !is_api || res.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+    if !is_api
+        || res.status() != http::StatusCode::INTERNAL_SERVER_ERROR
+        || !res
+            .headers()
+            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
         return res;
     }
     let (mut parts, body) = res.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .unwrap_or_default();
-    if let Ok(app::error::AppError::Request(_)) = serde_json::from_slice(&bytes) {
-        parts.status = http::StatusCode::BAD_REQUEST;
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status = http::StatusCode::from_u16(error.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(secs) = error.retry_after_secs() {
+            parts
+                .headers
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
     }
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -268,13 +290,16 @@ pub async fn serve_with_database(
         DbSessionStore::new(db.clone()),
         db.clone(),
     ));
-    let lifecycle = tokio::spawn(app::rooms::ssr::run_maintenance(
+    let state = app_state(&config, db.clone(), bound);
+    // Through this node's hub, so the sockets of a room it ends hear of it at once.
+    let lifecycle = tokio::spawn(app::rooms::lifecycle::run_maintenance_on(
         db.clone(),
+        state.hub.clone(),
         config.room_grace(),
         config.room_retention(),
         Duration::from_secs(30),
     ));
-    let app = router(&config, db.clone(), bound);
+    let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
     accept_loop(listener, app, header_timeout, shutdown).await;

@@ -2,7 +2,7 @@
 //! proxy's client only when the proxy is trusted), refusing state-changing requests from other
 //! origins, and the headers that keep a page from being framed, sniffed or scripted by others.
 
-use app::accounts::ssr::ClientAddr;
+use app::accounts::session::ClientAddr;
 use app::error::AppError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;

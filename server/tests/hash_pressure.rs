@@ -2,6 +2,8 @@
 //! runs a few at a time, a short queue waits, the rest are told 503 with `Retry-After`, and other
 //! requests keep answering. Its own test binary, so the process's memory is this test's alone.
 
+// Shares the integration tests' harness, of which this measurement needs only the start-up.
+#[allow(dead_code)]
 mod common;
 
 use common::{browser, spawn_app_with, PASSWORD};

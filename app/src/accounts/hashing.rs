@@ -6,6 +6,7 @@
 //! its own, allocated once: letting argon2 allocate per hash left glibc holding ~20 of those
 //! blocks (420 MiB for two threads), never reused.
 
+use super::domain::Password;
 use crate::error::AppError;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -191,6 +192,26 @@ fn dummy_hash(worker: &mut Worker) -> String {
             worker.hash(b"no such user", &salt).unwrap_or_default()
         })
         .clone()
+}
+
+/// The hashing pool the server made (provided to every request).
+fn pool() -> Arc<HashPool> {
+    leptos::prelude::expect_context::<Arc<HashPool>>()
+}
+
+/// Hashes an account password (on the hashing threads; `Busy` when they are swamped).
+pub async fn hash_password(password: &Password) -> Result<String, AppError> {
+    hash_secret(password.expose().to_owned()).await
+}
+
+/// Hashes any secret (an account or a room password) with argon2id.
+pub async fn hash_secret(secret: String) -> Result<String, AppError> {
+    pool().hash(secret).await
+}
+
+/// Verifies a secret; `hash = None` (no such user) costs the same as a real check.
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, AppError> {
+    pool().verify(password, hash).await
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod hashing;
 #[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 
 use crate::error::AppError;
 use crate::i18n::*;
+use crate::links::{login_link, with_next};
 use crate::ui::{ErrorText, FieldError};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -23,55 +26,60 @@ pub struct User {
 }
 
 #[server(endpoint = "me")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    ssr::respond(ssr::current_user().await)
+    session::current_user().await
 }
 
 #[server(endpoint = "register")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn register(
     username: String,
     display_name: String,
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    ssr::respond(ssr::register(username, display_name, password, next).await)
+    ssr::register(username, display_name, password, next).await
 }
 
 #[server(endpoint = "login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn login(
     username: String,
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    ssr::respond(ssr::login(username, password, next).await)
+    ssr::login(username, password, next).await
 }
 
 #[server(endpoint = "logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn logout() -> Result<(), AppError> {
-    ssr::respond(ssr::logout().await)
+    ssr::logout().await
 }
 
 #[server(endpoint = "profile/display-name")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn update_display_name(display_name: String) -> Result<(), AppError> {
-    ssr::respond(ssr::update_display_name(display_name).await)
+    ssr::update_display_name(display_name).await
 }
 
 /// Changes the password and, unless `keep_other_devices` is sent (the form's checkbox), signs
 /// out every other session of the account.
 #[server(endpoint = "profile/password")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn change_password(
     current_password: String,
     new_password: String,
     keep_other_devices: Option<String>,
 ) -> Result<(), AppError> {
-    ssr::respond(
-        ssr::change_password(current_password, new_password, keep_other_devices.is_some()).await,
-    )
+    ssr::change_password(current_password, new_password, keep_other_devices.is_some()).await
 }
 
 #[server(endpoint = "profile/sign-out-others")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn sign_out_other_devices() -> Result<(), AppError> {
-    ssr::respond(ssr::sign_out_other_devices().await)
+    ssr::sign_out_other_devices().await
 }
 
 /// The signed-in user and the actions that change who that is, shared by the whole app.
@@ -115,6 +123,27 @@ impl Auth {
 
 pub fn use_auth() -> Auth {
     expect_context::<Auth>()
+}
+
+/// Its children for a signed-in person, `guest` for anyone else: the one way a component shows
+/// something only to people who are signed in (it waits for the request's user, as a
+/// `Suspense`).
+#[component]
+pub fn SignedIn(#[prop(into)] guest: ViewFn, children: ChildrenFn) -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Suspense>
+            {move || {
+                let (guest, children) = (guest.clone(), children.clone());
+                Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(_)) => children(),
+                        _ => guest.run(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
 }
 
 /// The `?next=` of the current page, passed on through the login and register forms.
@@ -254,30 +283,6 @@ pub fn RegisterPage() -> impl IntoView {
     }
 }
 
-pub fn with_next(path: &str, next: &str) -> String {
-    if next.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?next={}", urlencode(next))
-    }
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The log-in link for a page that needs an account, returning to `here` afterwards.
-pub fn login_link(here: &str) -> String {
-    with_next("/login", here)
-}
-
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     let auth = use_auth();
@@ -290,7 +295,7 @@ pub fn ProfilePage() -> impl IntoView {
                         view! { <leptos_router::components::Redirect path=login_link("/profile") /> }
                             .into_any()
                     }
-                    Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
+                    Err(_) => view! { <crate::ui::ServerError /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -366,19 +371,5 @@ fn ProfileForms(user: User) -> impl IntoView {
                 <button type="submit">{t!(i18n, sign_out_others)}</button>
             </ActionForm>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_is_carried_encoded() {
-        assert_eq!(with_next("/login", ""), "/login");
-        assert_eq!(
-            with_next("/login", "/r/ab?x=1"),
-            "/login?next=/r/ab%3Fx%3D1"
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Catalog query input, parsed at the edge.
 
 use crate::error::{AppError, Invalid};
+use crate::text::like_literal;
 use serde::{Deserialize, Serialize};
 
 pub const GENRES: &[&str] = &[
@@ -85,13 +86,7 @@ impl ParsedQuery {
                     .ok_or(AppError::Invalid(Invalid::UnknownGenre))?,
             ),
         };
-        let escaped: String = fold(q)
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
+        let escaped = like_literal(q);
         Ok(Self {
             like_pattern: format!("%{escaped}%"),
             genre,
@@ -99,11 +94,6 @@ impl ParsedQuery {
             page: query.page.clamp(1, 10_000),
         })
     }
-}
-
-/// How titles and queries are compared: Unicode lowercase, and «ё» as «е» (Russians type both).
-pub fn fold(s: &str) -> String {
-    s.to_lowercase().replace('ё', "е")
 }
 
 #[cfg(test)]
@@ -124,7 +114,6 @@ mod tests {
         assert_eq!(p.like_pattern, "%метрополис%");
         let p = ParsedQuery::parse(&q("100%_a\\b", "")).unwrap();
         assert_eq!(p.like_pattern, "%100\\%\\_a\\\\b%");
-        assert_eq!(fold("Потёмкин"), "потемкин");
     }
 
     #[test]

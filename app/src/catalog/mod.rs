@@ -4,18 +4,15 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::accounts::{login_link, use_auth};
+use crate::accounts::{use_auth, SignedIn};
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::opinions::{FilmOpinions, ReactionButtons, Reviews};
-use crate::playback::{get_resume, Player, Resume};
-use crate::ui::ErrorMessage;
-use crate::ui::PageTitle;
+use crate::links::{login_link, urlencode};
+use crate::ui::{PageAlert, PageTitle};
 use domain::{CatalogQuery, GENRES};
 use leptos::prelude::*;
-use leptos_meta::Meta;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,34 +71,34 @@ pub struct CatalogPage {
 }
 
 #[server(endpoint = "films")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_films(query: CatalogQuery) -> Result<CatalogPage, AppError> {
-    use crate::accounts::ssr::respond;
     let russian = leptos_i18n::locale::resolve_locale::<Locale>() == Locale::ru;
-    let r = respond(match domain::ParsedQuery::parse(&query) {
-        Ok(parsed) => ssr::list_films(parsed, russian).await,
-        Err(e) => Err(e),
-    });
-    r
+    ssr::list_films(domain::ParsedQuery::parse(&query)?, russian).await
 }
 
 #[server(endpoint = "film")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_film(id: String) -> Result<FilmDetails, AppError> {
-    crate::accounts::ssr::respond(ssr::film(&id).await)
+    ssr::film(&id).await
 }
 
 #[server(endpoint = "watchlist/set")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn set_want(film_id: String, want: bool) -> Result<bool, AppError> {
-    crate::accounts::ssr::respond(ssr::set_want(&film_id, want).await)
+    ssr::set_want(&film_id, want).await
 }
 
 #[server(endpoint = "watchlist")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_watchlist() -> Result<Vec<FilmCard>, AppError> {
-    crate::accounts::ssr::respond(ssr::watchlist().await)
+    ssr::watchlist().await
 }
 
 #[server(endpoint = "watchlist/count")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn watchlist_count() -> Result<i64, AppError> {
-    crate::accounts::ssr::respond(ssr::watchlist_count().await)
+    ssr::watchlist_count().await
 }
 
 /// The header's count and a counter of list changes, shared by every page. Each "Want to watch"
@@ -138,7 +135,7 @@ pub fn use_watchlist() -> Watchlist {
     expect_context::<Watchlist>()
 }
 
-fn duration_text(secs: i64) -> String {
+pub fn duration_text(secs: i64) -> String {
     let minutes = secs / 60;
     if minutes >= 60 {
         format!("{} h {:02} min", minutes / 60, minutes % 60)
@@ -148,7 +145,7 @@ fn duration_text(secs: i64) -> String {
 }
 
 #[component]
-fn GenreName(genre: String) -> impl IntoView {
+pub fn GenreName(genre: String) -> impl IntoView {
     let i18n = use_i18n();
     match genre.as_str() {
         "drama" => t!(i18n, genre_drama).into_any(),
@@ -206,7 +203,7 @@ fn catalog_href(q: &str, genre: &str, sort: &str, page: i64) -> String {
     let mut params = Vec::new();
     for (k, v) in [("q", q), ("genre", genre), ("sort", sort)] {
         if !v.is_empty() {
-            params.push(format!("{k}={}", crate::accounts::urlencode(v)));
+            params.push(format!("{k}={}", urlencode(v)));
         }
     }
     if page > 1 {
@@ -323,31 +320,9 @@ pub fn CatalogPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match films.await {
                         Ok(page) => {
-                            let c = current.get_untracked();
-                            let prev = (page.page > 1)
-                                .then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page - 1));
-                            let next = (page.page < page.pages)
-                                .then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page + 1));
-                            let total = page.total;
-                            let (current_page, pages) = (page.page, page.pages);
-                            view! {
-                                <p class="muted" role="status">
-                                    {t!(i18n, films_found, count = move || total)}
-                                </p>
-                                {if page.films.is_empty() {
-                                    view! { <p class="empty">{t!(i18n, nothing_found)}</p> }.into_any()
-                                } else {
-                                    view! { <FilmGrid films=page.films /> }.into_any()
-                                }}
-                                <nav class="pager" aria-label=move || t_string!(i18n, pages).to_string()>
-                                    {prev.map(|href| view! { <A href=href>{t!(i18n, previous)}</A> })}
-                                    <span>{current_page} " / " {pages}</span>
-                                    {next.map(|href| view! { <A href=href>{t!(i18n, next)}</A> })}
-                                </nav>
-                            }
-                                .into_any()
+                            view! { <CatalogResults page query=current.get_untracked() /> }.into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -355,125 +330,30 @@ pub fn CatalogPage() -> impl IntoView {
     }
 }
 
+/// One page of the catalog: how many films match, their grid, and the pager.
 #[component]
-pub fn FilmPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    // Every resource of the page starts here, outside the suspense: one created inside it would
-    // be thrown away (with its context) when the suspense renders again.
-    let film = Resource::new(move || id.get(), get_film);
-    let opinions = FilmOpinions::new(id);
-    let resume = Resource::new(move || id.get(), get_resume);
-    // "Watch together": open on arrival from Home's "Watch with friends" (`?together=1`); the
-    // friends are loaded once the panel opens.
-    let query = use_query_map();
-    let together = RwSignal::new(query.read_untracked().get("together").is_some());
-    let auth = use_auth();
-    let friends = Resource::new(
-        move || (id.get(), together.get()),
-        move |(id, open)| async move {
-            if open && matches!(auth.user.await, Ok(Some(_))) {
-                crate::friends::match_film(id).await
-            } else {
-                Ok(Vec::new())
-            }
-        },
-    );
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match film.await {
-                    Ok(film) => {
-                        view! { <FilmDetailsView film opinions resume together friends /> }.into_any()
-                    }
-                    Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
-                    Err(_) => view! { <crate::pages::ServerError /> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn FilmDetailsView(
-    film: FilmDetails,
-    opinions: FilmOpinions,
-    resume: Resource<Result<Option<Resume>, AppError>>,
-    together: RwSignal<bool>,
-    friends: Resource<Result<Vec<crate::friends::MatchFriend>, AppError>>,
-) -> impl IntoView {
+fn CatalogResults(page: CatalogPage, query: CatalogQuery) -> impl IntoView {
     let i18n = use_i18n();
-    let card = film.card.clone();
-    let title = {
-        let card = card.clone();
-        move || card.title(i18n.get_locale()).to_owned()
-    };
-    let description = {
-        let (en, ru) = (film.description_en.clone(), film.description_ru.clone());
-        move || match i18n.get_locale() {
-            Locale::ru => ru.clone(),
-            _ => en.clone(),
-        }
-    };
-    let page_title = {
-        let title = title.clone();
-        move || {
-            format!(
-                "{} ({}) — {}",
-                title(),
-                card.year,
-                t_string!(i18n, app_name)
-            )
-        }
-    };
-    let poster = card.poster_url();
-    let playable = !film.renditions.is_empty();
+    let c = query;
+    let prev = (page.page > 1).then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page - 1));
+    let next =
+        (page.page < page.pages).then(|| catalog_href(&c.q, &c.genre, &c.sort, page.page + 1));
+    let total = page.total;
+    let (current_page, pages) = (page.page, page.pages);
     view! {
-        <PageTitle text=page_title />
-        <Meta name="description" content=description.clone() />
-        <Meta property="og:type" content="video.movie" />
-        <Meta property="og:title" content=title.clone() />
-        <Meta property="og:description" content=description.clone() />
-        <Meta property="og:image" content=film.share_image.clone() />
-        <Meta name="twitter:image" content=film.share_image.clone() />
-        <Meta name="twitter:card" content="summary" />
-        <Meta name="twitter:title" content=title.clone() />
-        <Meta name="twitter:description" content=description.clone() />
-        <article class="film">
-            <img class="poster" src=poster.clone() alt="" width="300" height="450" />
-            <div class="film-info">
-                <h1>{title.clone()}</h1>
-                <p class="muted original">{film.original_title.clone()}</p>
-                <p class="facts">
-                    {card.year} " · " {duration_text(card.duration_secs)} " · "
-                    {film.countries.join(", ")} " · " {film.director.clone()}
-                </p>
-                <p class="genres">
-                    {card
-                        .genres
-                        .iter()
-                        .map(|g| view! { <span class="chip"><GenreName genre=g.clone() /></span> })
-                        .collect_view()}
-                </p>
-                <p class="description">{description}</p>
-            </div>
-        </article>
-        <section class="player" aria-label=move || t_string!(i18n, player).to_string()>
-            {if playable {
-                view! {
-                    <Player film_id=card.id.clone() renditions=film.renditions.clone() poster resume />
-                }
-                    .into_any()
-            } else {
-                view! { <p class="muted no-media">{t!(i18n, no_media)}</p> }.into_any()
-            }}
-        </section>
-        <section class="film-actions">
-            <WantButton film_id=card.id.clone() wanted=film.wanted />
-            <ReactionButtons film_id=card.id.clone() opinions />
-        </section>
-        <crate::rooms::WatchTogether film_id=card.id.clone() open=together friends />
-        <Reviews film_id=card.id.clone() opinions />
+        <p class="muted" role="status">
+            {t!(i18n, films_found, count = move || total)}
+        </p>
+        {if page.films.is_empty() {
+            view! { <p class="empty">{t!(i18n, nothing_found)}</p> }.into_any()
+        } else {
+            view! { <FilmGrid films=page.films /> }.into_any()
+        }}
+        <nav class="pager" aria-label=move || t_string!(i18n, pages).to_string()>
+            {prev.map(|href| view! { <A href=href>{t!(i18n, previous)}</A> })}
+            <span>{current_page} " / " {pages}</span>
+            {next.map(|href| view! { <A href=href>{t!(i18n, next)}</A> })}
+        </nav>
     }
 }
 
@@ -481,7 +361,6 @@ fn FilmDetailsView(
 #[component]
 pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
     let i18n = use_i18n();
-    let auth = use_auth();
     let list = use_watchlist();
     let set_want = ServerAction::<SetWant>::new();
     let (wanted, set_wanted) = signal(wanted);
@@ -492,47 +371,26 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
             list.changes.update(|n| *n += 1);
         }
     });
+    let film_id = StoredValue::new(film_id);
+    let guest = move || {
+        view! {
+            <a class="button want" href=login_link(&here)>
+                "+ "
+                {t!(i18n, want_to_watch)}
+            </a>
+        }
+    };
     view! {
-        <Suspense>
-            {move || {
-                let film_id = film_id.clone();
-                let here = here.clone();
-                Suspend::new(async move {
-                    match auth.user.await {
-                        Ok(Some(_)) => {
-                            view! {
-                                <ActionForm action=set_want attr:class="inline">
-                                    <input type="hidden" name="film_id" value=film_id />
-                                    <input
-                                        type="hidden"
-                                        name="want"
-                                        prop:value=move || (!wanted.get()).to_string()
-                                    />
-                                    <button
-                                        type="submit"
-                                        class="want"
-                                        aria-pressed=move || wanted.get().to_string()
-                                    >
-                                        {move || if wanted.get() { "✓ " } else { "+ " }}
-                                        {t!(i18n, want_to_watch)}
-                                    </button>
-                                </ActionForm>
-                            }
-                                .into_any()
-                        }
-                        _ => {
-                            view! {
-                                <a class="button want" href=login_link(&here)>
-                                    "+ "
-                                    {t!(i18n, want_to_watch)}
-                                </a>
-                            }
-                                .into_any()
-                        }
-                    }
-                })
-            }}
-        </Suspense>
+        <SignedIn guest>
+            <ActionForm action=set_want attr:class="inline">
+                <input type="hidden" name="film_id" value=film_id.get_value() />
+                <input type="hidden" name="want" prop:value=move || (!wanted.get()).to_string() />
+                <button type="submit" class="want" aria-pressed=move || wanted.get().to_string()>
+                    {move || if wanted.get() { "✓ " } else { "+ " }}
+                    {t!(i18n, want_to_watch)}
+                </button>
+            </ActionForm>
+        </SignedIn>
     }
 }
 
@@ -581,7 +439,7 @@ pub fn WatchlistPage() -> impl IntoView {
                             view! { <leptos_router::components::Redirect path=login_link("/watchlist") /> }
                                 .into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -1,13 +1,17 @@
 //! Catalog queries, the demo seed and generated posters.
 
-use super::domain::{fold, ParsedQuery, Sort, PAGE_SIZE};
+use super::domain::{ParsedQuery, Sort, PAGE_SIZE};
 use super::{CatalogPage, FilmCard, FilmDetails, Rendition};
-use crate::accounts::ssr::{require_user, state};
-use crate::db::{now_ms, Db};
+use crate::accounts::session::{current_user, require_user};
+use crate::context::{config, db};
+use crate::dates::now_ms;
+use crate::db::Db;
 use crate::error::AppError;
+use crate::text::fold;
+use leptos::prelude::expect_context;
 use serde::Deserialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
 /// One film of `app/seed/films.json` (real metadata of public-domain films).
 #[derive(Debug, Deserialize)]
@@ -40,10 +44,9 @@ const SEED: &str = include_str!("../../seed/films.json");
 /// Fills an empty catalog with the demo films; does nothing when there are films already.
 /// Returns how many films it added.
 pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
-    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM films")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) AS n FROM films")
         .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
+        .await?;
     if count > 0 {
         return Ok(0);
     }
@@ -98,25 +101,88 @@ pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
 pub const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
      (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
 
+/// A row of [`CARD_COLUMNS`]; other row types take it in with `#[sqlx(flatten)]`.
+#[derive(Debug, FromRow)]
+pub(crate) struct CardRow {
+    id: String,
+    title_en: String,
+    title_ru: String,
+    year: i64,
+    /// `,drama,comedy,`: every genre between commas.
+    genres: String,
+    duration_secs: i64,
+    /// How many renditions the film has.
+    renditions: i64,
+}
+
+impl From<CardRow> for FilmCard {
+    fn from(row: CardRow) -> Self {
+        FilmCard {
+            id: row.id,
+            title_en: row.title_en,
+            title_ru: row.title_ru,
+            year: row.year,
+            genres: split_list(&row.genres),
+            duration_secs: row.duration_secs,
+            playable: row.renditions > 0,
+        }
+    }
+}
+
+/// A stored comma-separated list, without its empty items.
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The card of a row that has [`CARD_COLUMNS`] among its columns.
 pub fn card(row: &AnyRow) -> Result<FilmCard, sqlx::Error> {
-    let genres: String = row.try_get("genres")?;
-    Ok(FilmCard {
-        id: row.try_get("id")?,
-        title_en: row.try_get("title_en")?,
-        title_ru: row.try_get("title_ru")?,
-        year: row.try_get("year")?,
-        genres: genres
-            .split(',')
-            .filter(|g| !g.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        duration_secs: row.try_get("duration_secs")?,
-        playable: row.try_get::<i64, _>("renditions")? > 0,
-    })
+    CardRow::from_row(row).map(FilmCard::from)
+}
+
+/// A film page's row: [`CARD_COLUMNS`] and the details (`poster_color` is selected but unused).
+#[derive(Debug, FromRow)]
+struct FilmRow {
+    #[sqlx(flatten)]
+    card: CardRow,
+    original_title: String,
+    /// Comma-separated.
+    countries: String,
+    director: String,
+    description_en: String,
+    description_ru: String,
+}
+
+#[derive(Debug, FromRow)]
+struct RenditionRow {
+    url: String,
+    container: String,
+    width: i64,
+    height: i64,
+}
+
+impl From<RenditionRow> for Rendition {
+    fn from(row: RenditionRow) -> Self {
+        Rendition {
+            url: row.url,
+            container: row.container,
+            width: row.width,
+            height: row.height,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct PosterRow {
+    title_en: String,
+    year: i64,
+    poster_color: String,
 }
 
 pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage, AppError> {
-    let db = &state().db;
+    let db = &db();
     // The ORDER BY comes from a fixed list, never from the request's text.
     let order = match (query.sort, russian) {
         (Sort::YearDesc, _) => "f.year DESC, f.id",
@@ -127,14 +193,14 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
     let filter = "f.search_text LIKE $1 ESCAPE '\\' AND ($2 = '' OR f.genres LIKE $3)";
     let genre = query.genre.unwrap_or_default();
     let genre_pattern = format!("%,{genre},%");
-    let total: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM films f WHERE {filter}"))
-        .bind(&query.like_pattern)
-        .bind(genre)
-        .bind(&genre_pattern)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
-    let rows = sqlx::query(&format!(
+    let total: i64 =
+        sqlx::query_scalar(&format!("SELECT COUNT(*) AS n FROM films f WHERE {filter}"))
+            .bind(&query.like_pattern)
+            .bind(genre)
+            .bind(&genre_pattern)
+            .fetch_one(&db.pool)
+            .await?;
+    let rows = sqlx::query_as::<_, CardRow>(&format!(
         "SELECT {CARD_COLUMNS} FROM films f WHERE {filter} ORDER BY {order} LIMIT $4 OFFSET $5"
     ))
     .bind(&query.like_pattern)
@@ -145,7 +211,7 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
     .fetch_all(&db.pool)
     .await?;
     Ok(CatalogPage {
-        films: rows.iter().map(card).collect::<Result<_, _>>()?,
+        films: rows.into_iter().map(FilmCard::from).collect(),
         total,
         page: query.page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
@@ -155,17 +221,17 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
 /// The poster for link previews: the pre-rendered PNG when there is one (Telegram and most
 /// messengers ignore SVG), else the SVG. Absolute, as previews need.
 pub fn share_image(id: &str) -> String {
-    let state = state();
-    let png = std::path::Path::new(&*state.leptos_options.site_root)
+    let options = expect_context::<leptos::config::LeptosOptions>();
+    let png = std::path::Path::new(&*options.site_root)
         .join("posters")
         .join(format!("{id}.png"));
     let ext = if png.is_file() { "png" } else { "svg" };
-    format!("{}/posters/{id}.{ext}", state.config.public_url)
+    format!("{}/posters/{id}.{ext}", config().public_url)
 }
 
 pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
-    let db = &state().db;
-    let row = sqlx::query(&format!(
+    let db = &db();
+    let row = sqlx::query_as::<_, FilmRow>(&format!(
         "SELECT {CARD_COLUMNS}, f.original_title, f.countries, f.director, f.description_en, \
          f.description_ru, f.poster_color FROM films f WHERE f.id = $1"
     ))
@@ -173,25 +239,17 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    let renditions = sqlx::query(
+    let renditions = sqlx::query_as::<_, RenditionRow>(
         "SELECT url, container, width, height FROM renditions WHERE film_id = $1 \
          ORDER BY height DESC, container",
     )
     .bind(id)
     .fetch_all(&db.pool)
     .await?
-    .iter()
-    .map(|r| {
-        Ok(Rendition {
-            url: r.try_get("url")?,
-            container: r.try_get("container")?,
-            width: r.try_get("width")?,
-            height: r.try_get("height")?,
-        })
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let countries: String = row.try_get("countries")?;
-    let user = crate::accounts::ssr::current_user().await?;
+    .into_iter()
+    .map(Rendition::from)
+    .collect();
+    let user = current_user().await?;
     let wanted = match &user {
         Some(user) => {
             sqlx::query("SELECT 1 AS x FROM watchlist WHERE user_id = $1 AND film_id = $2")
@@ -204,16 +262,12 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         None => false,
     };
     Ok(FilmDetails {
-        card: card(&row)?,
-        original_title: row.try_get("original_title")?,
-        countries: countries
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        director: row.try_get("director")?,
-        description_en: row.try_get("description_en")?,
-        description_ru: row.try_get("description_ru")?,
+        card: row.card.into(),
+        original_title: row.original_title,
+        countries: split_list(&row.countries),
+        director: row.director,
+        description_en: row.description_en,
+        description_ru: row.description_ru,
         share_image: share_image(id),
         renditions,
         wanted,
@@ -224,7 +278,7 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
 /// changes nothing, so a retried click is harmless.
 pub async fn set_want(film_id: &str, want: bool) -> Result<bool, AppError> {
     let user = require_user().await?;
-    let db = &state().db;
+    let db = &db();
     if want {
         let exists = sqlx::query("SELECT 1 AS x FROM films WHERE id = $1")
             .bind(film_id)
@@ -254,27 +308,26 @@ pub async fn set_want(film_id: &str, want: bool) -> Result<bool, AppError> {
 
 pub async fn watchlist() -> Result<Vec<FilmCard>, AppError> {
     let user = require_user().await?;
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, CardRow>(&format!(
         "SELECT {CARD_COLUMNS} FROM watchlist w JOIN films f ON f.id = w.film_id \
          WHERE w.user_id = $1 ORDER BY w.added_at DESC, f.id"
     ))
     .bind(&user.id)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
-    Ok(rows.iter().map(card).collect::<Result<_, _>>()?)
+    Ok(rows.into_iter().map(FilmCard::from).collect())
 }
 
 /// How many films the signed-in user wants to watch (0 for a guest).
 pub async fn watchlist_count() -> Result<i64, AppError> {
-    let Some(user) = crate::accounts::ssr::current_user().await? else {
+    let Some(user) = current_user().await? else {
         return Ok(0);
     };
     Ok(
-        sqlx::query("SELECT COUNT(*) AS n FROM watchlist WHERE user_id = $1")
+        sqlx::query_scalar("SELECT COUNT(*) AS n FROM watchlist WHERE user_id = $1")
             .bind(&user.id)
-            .fetch_one(&state().db.pool)
-            .await?
-            .try_get("n")?,
+            .fetch_one(&db().pool)
+            .await?,
     )
 }
 
@@ -287,16 +340,19 @@ fn xml_escape(s: &str) -> String {
 
 /// A poster: the title and year on the film's colour, as SVG.
 pub async fn poster_svg(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT title_en, year, poster_color FROM films WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?
+    let Some(PosterRow {
+        title_en: title,
+        year,
+        poster_color: color,
+    }) = sqlx::query_as::<_, PosterRow>(
+        "SELECT title_en, year, poster_color FROM films WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
     else {
         return Ok(None);
     };
-    let title: String = row.try_get("title_en")?;
-    let year: i64 = row.try_get("year")?;
-    let color: String = row.try_get("poster_color")?;
     let color = if color.len() == 7
         && color.starts_with('#')
         && color[1..].chars().all(|c| c.is_ascii_hexdigit())

@@ -1,7 +1,7 @@
 //! Friends: search input, invite codes, presence.
 
-use crate::catalog::domain::fold;
 use crate::error::{AppError, Invalid};
+use crate::text::like_literal;
 use serde::{Deserialize, Serialize};
 
 pub const PEOPLE_SEARCH_MAX_CHARS: usize = 64;
@@ -16,23 +16,7 @@ pub fn people_pattern(raw: &str) -> Result<Option<String>, AppError> {
     if q.is_empty() {
         return Ok(None);
     }
-    let escaped: String = fold(q)
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    Ok(Some(format!("{escaped}%")))
-}
-
-/// Codes for links people type or read aloud: no 0/o, 1/l/i.
-pub const CODE_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-/// 10 characters of 31: about 49.5 bits, beyond guessing.
-pub const CODE_LEN: usize = 10;
-
-pub fn is_code(s: &str) -> bool {
-    s.len() == CODE_LEN && s.bytes().all(|b| CODE_ALPHABET.contains(&b))
+    Ok(Some(format!("{}%", like_literal(q))))
 }
 
 /// Where a person is, as their friends see it.
@@ -68,16 +52,6 @@ pub enum Relation {
     Myself,
 }
 
-/// The letters for an avatar: the first letter of the first two words ("Пётр Ильич" → "ПИ").
-pub fn initials(display_name: &str) -> String {
-    display_name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,15 +66,7 @@ mod tests {
     }
 
     #[test]
-    fn codes_use_the_unambiguous_alphabet() {
-        assert!(is_code("k7m2p9x4ab"));
-        assert!(!is_code("k7m2p9x4a0"), "no zero");
-        assert!(!is_code("short"));
-        assert!(!is_code("../../etc/"));
-    }
-
-    #[test]
-    fn presence_and_initials() {
+    fn presence_from_last_seen_and_rooms() {
         assert_eq!(
             presence(1_000_000, 1_000_000 - 60_000, false),
             Presence::Online
@@ -110,7 +76,5 @@ mod tests {
             Presence::InRoom
         );
         assert_eq!(presence(1_000_000, 0, true), Presence::Offline);
-        assert_eq!(initials("Пётр Ильич Чайковский"), "ПИ");
-        assert_eq!(initials("vasya"), "V");
     }
 }

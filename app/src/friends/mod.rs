@@ -2,16 +2,20 @@
 //! "Watch together" match: which friends also want a film.
 
 pub mod domain;
+mod invite;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::accounts::{login_link, use_auth};
+use invite::InviteLink;
+pub use invite::InvitePage;
+
+use crate::accounts::use_auth;
 use crate::catalog::{FilmCard, FilmGrid};
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::ui::ErrorMessage;
-use crate::ui::PageTitle;
-use domain::{initials, Presence, Relation};
+use crate::links::login_link;
+use crate::ui::{alert, PageAlert, PageError, PageTitle};
+use domain::{Presence, Relation};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -73,87 +77,97 @@ pub struct CommonFilms {
 }
 
 #[server(endpoint = "friends/search")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn search_people(q: String) -> Result<Vec<PersonResult>, AppError> {
-    crate::accounts::ssr::respond(ssr::search_people(&q).await.map(|found| {
+    ssr::search_people(&q).await.map(|found| {
         found
             .into_iter()
             .map(|(person, relation)| PersonResult { person, relation })
             .collect()
-    }))
+    })
 }
 
 #[server(endpoint = "friends/request")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn request_friend(user_id: String) -> Result<Relation, AppError> {
-    crate::accounts::ssr::respond(ssr::request(&user_id).await)
+    ssr::request(&user_id).await
 }
 
 #[server(endpoint = "friends/accept")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn accept_friend(user_id: String) -> Result<Relation, AppError> {
-    crate::accounts::ssr::respond(ssr::accept(&user_id).await)
+    ssr::accept(&user_id).await
 }
 
 /// Declines their request, cancels mine, or removes a friend.
 #[server(endpoint = "friends/remove")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn remove_friend(user_id: String) -> Result<Relation, AppError> {
-    crate::accounts::ssr::respond(ssr::sever(&user_id).await)
+    ssr::sever(&user_id).await
 }
 
 #[server(endpoint = "friends")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn friends_overview() -> Result<FriendsData, AppError> {
-    crate::accounts::ssr::respond(ssr::overview().await)
+    ssr::overview().await
 }
 
 #[server(endpoint = "friends/incoming")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn incoming_requests() -> Result<i64, AppError> {
-    crate::accounts::ssr::respond(ssr::incoming_count().await)
+    ssr::incoming_count().await
 }
 
 #[server(endpoint = "friends/hide")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn hide_watchlist(hide: bool) -> Result<bool, AppError> {
-    crate::accounts::ssr::respond(ssr::set_hide_watchlist(hide).await)
+    ssr::set_hide_watchlist(hide).await
 }
 
 #[server(endpoint = "friends/invite/new")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn new_invite() -> Result<Invite, AppError> {
-    crate::accounts::ssr::respond(ssr::regenerate_invite().await)
+    ssr::regenerate_invite().await
 }
 
 #[server(endpoint = "friends/invite/revoke")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn revoke_invite() -> Result<(), AppError> {
-    crate::accounts::ssr::respond(ssr::revoke_invite().await)
+    ssr::revoke_invite().await
 }
 
 #[server(endpoint = "friends/invite")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn invite_info(code: String) -> Result<InviteDetails, AppError> {
-    crate::accounts::ssr::respond(
-        ssr::invite_info(&code)
-            .await
-            .map(|(inviter, relation)| InviteDetails { inviter, relation }),
-    )
+    ssr::invite_info(&code)
+        .await
+        .map(|(inviter, relation)| InviteDetails { inviter, relation })
 }
 
 #[server(endpoint = "friends/invite/accept")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn accept_invite(code: String) -> Result<Relation, AppError> {
-    crate::accounts::ssr::respond(ssr::accept_invite(&code).await)
+    ssr::accept_invite(&code).await
 }
 
 #[server(endpoint = "friends/match")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn match_film(film_id: String) -> Result<Vec<MatchFriend>, AppError> {
-    crate::accounts::ssr::respond(ssr::match_film(&film_id).await)
+    ssr::match_film(&film_id).await
 }
 
 #[server(endpoint = "friends/match/all")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn match_all() -> Result<Vec<MatchedFilm>, AppError> {
-    crate::accounts::ssr::respond(ssr::my_match_all().await)
+    ssr::my_match_all().await
 }
 
 #[server(endpoint = "friends/both")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn both_want(username: String) -> Result<CommonFilms, AppError> {
-    crate::accounts::ssr::respond(
-        ssr::both_want(&username)
-            .await
-            .map(|(friend, films)| CommonFilms { friend, films }),
-    )
+    ssr::both_want(&username)
+        .await
+        .map(|(friend, films)| CommonFilms { friend, films })
 }
 
 /// The header's link to Friends with the number of requests waiting, shared by every page.
@@ -187,15 +201,11 @@ impl FriendRequests {
 #[component]
 pub fn Avatar(person: Person) -> impl IntoView {
     let class = match person.presence {
-        Presence::Offline => "avatar",
-        Presence::Online => "avatar online",
-        Presence::InRoom => "avatar in-room",
+        Presence::Offline => "",
+        Presence::Online => "online",
+        Presence::InRoom => "in-room",
     };
-    view! {
-        <span class=class title=person.display_name.clone() aria-hidden="true">
-            {initials(&person.display_name)}
-        </span>
-    }
+    view! { <crate::ui::Avatar name=person.display_name class /> }
 }
 
 #[component]
@@ -209,18 +219,6 @@ fn PresenceText(presence: Presence) -> impl IntoView {
         Presence::InRoom => {
             view! { <span class="presence in-room">{t!(i18n, in_a_room)}</span> }.into_any()
         }
-    }
-}
-
-fn alert<T, S>(value: S) -> impl IntoView
-where
-    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || match value.get() {
-        Some(Err(error)) => {
-            Some(view! { <p class="error" role="alert"><ErrorMessage error /></p> })
-        }
-        _ => None,
     }
 }
 
@@ -240,52 +238,79 @@ macro_rules! person_action {
     }};
 }
 
+/// The page's actions on people; `Copy`, so every row can use them.
+#[derive(Clone, Copy)]
+struct PeopleActions {
+    add: ServerAction<RequestFriend>,
+    accept: ServerAction<AcceptFriend>,
+    remove: ServerAction<RemoveFriend>,
+    hide: ServerAction<HideWatchlist>,
+    new_link: ServerAction<NewInvite>,
+    revoke: ServerAction<RevokeInvite>,
+}
+
+impl PeopleActions {
+    fn new() -> Self {
+        Self {
+            add: ServerAction::new(),
+            accept: ServerAction::new(),
+            remove: ServerAction::new(),
+            hide: ServerAction::new(),
+            new_link: ServerAction::new(),
+            revoke: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever any of them has run: what the page's resources reload on.
+    fn versions(self) -> [usize; 6] {
+        [
+            self.add.version().get(),
+            self.accept.version().get(),
+            self.remove.version().get(),
+            self.hide.version().get(),
+            self.new_link.version().get(),
+            self.revoke.version().get(),
+        ]
+    }
+}
+
+/// A button's text, in the current language.
+fn action_label(key: &'static str) -> Signal<String> {
+    let i18n = use_i18n();
+    Signal::derive(move || match key {
+        "add" => t_string!(i18n, add_friend).to_string(),
+        "accept" => t_string!(i18n, accept).to_string(),
+        "decline" => t_string!(i18n, decline).to_string(),
+        "cancel" => t_string!(i18n, cancel_request).to_string(),
+        _ => t_string!(i18n, remove).to_string(),
+    })
+}
+
 #[component]
 pub fn FriendsPage() -> impl IntoView {
     let i18n = use_i18n();
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let requests = use_context::<FriendRequests>();
-    let add = ServerAction::<RequestFriend>::new();
-    let accept = ServerAction::<AcceptFriend>::new();
-    let remove = ServerAction::<RemoveFriend>::new();
-    let hide = ServerAction::<HideWatchlist>::new();
-    let new_link = ServerAction::<NewInvite>::new();
-    let revoke = ServerAction::<RevokeInvite>::new();
-    let versions = move || {
-        (
-            add.version().get(),
-            accept.version().get(),
-            remove.version().get(),
-            hide.version().get(),
-            new_link.version().get(),
-            revoke.version().get(),
-        )
-    };
+    let acts = PeopleActions::new();
     Effect::new(move |_| {
-        versions();
+        acts.versions();
         if let Some(requests) = requests {
             requests.changes.update(|n| *n += 1);
         }
     });
-    let overview = Resource::new(versions, |_| friends_overview());
-    let found = Resource::new(move || (q.get(), versions()), |(q, _)| search_people(q));
-    let label = move |key: &'static str| -> Signal<String> {
-        Signal::derive(move || match key {
-            "add" => t_string!(i18n, add_friend).to_string(),
-            "accept" => t_string!(i18n, accept).to_string(),
-            "decline" => t_string!(i18n, decline).to_string(),
-            "cancel" => t_string!(i18n, cancel_request).to_string(),
-            _ => t_string!(i18n, remove).to_string(),
-        })
-    };
+    let overview = Resource::new(move || acts.versions(), |_| friends_overview());
+    let found = Resource::new(
+        move || (q.get(), acts.versions()),
+        |(q, _)| search_people(q),
+    );
     view! {
         <PageTitle text=move || format!("{} — {}", t_string!(i18n, friends_title), t_string!(i18n, app_name)) />
         <section class="friends">
             <h1>{t!(i18n, friends_title)}</h1>
-            {alert(add.value())}
-            {alert(accept.value())}
-            {alert(remove.value())}
+            {alert(acts.add.value())}
+            {alert(acts.accept.value())}
+            {alert(acts.remove.value())}
             <Form method="GET" action="/friends" attr:class="filters">
                 <div class="field grow">
                     <label for="find-friends">{t!(i18n, find_friends)}</label>
@@ -307,101 +332,124 @@ pub fn FriendsPage() -> impl IntoView {
                         Ok(found) if found.is_empty() && !q.get_untracked().trim().is_empty() => {
                             view! { <p class="muted" role="status">{t!(i18n, nobody_found)}</p> }.into_any()
                         }
-                        Ok(found) => {
-                            view! {
-                                <ul class="people">
-                                    {found
-                                        .into_iter()
-                                        .map(|r| {
-                                            let id = r.person.id.clone();
-                                            let action = match r.relation {
-                                                Relation::None => view! { {person_action!(add, id, label("add"), "primary small")} }.into_any(),
-                                                Relation::RequestReceived => view! { {person_action!(accept, id, label("accept"), "primary small")} }.into_any(),
-                                                Relation::RequestSent => view! { {person_action!(remove, id, label("cancel"), "ghost small")} }.into_any(),
-                                                Relation::Friend => view! { <span class="muted">{t!(i18n, already_friends)}</span> }.into_any(),
-                                                Relation::Myself => ().into_any(),
-                                            };
-                                            view! { <PersonRow person=r.person>{action}</PersonRow> }
-                                        })
-                                        .collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Ok(found) => view! { <SearchResults found acts /> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Transition>
             <Transition>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(o) => {
-                            view! {
-                                {(!o.incoming.is_empty()).then(|| view! {
-                                    <h2>{t!(i18n, friend_requests)}</h2>
-                                    <ul class="people">
-                                        {o.incoming.into_iter().map(|p| {
-                                            let id = p.id.clone();
-                                            view! {
-                                                <PersonRow person=p>
-                                                    {person_action!(accept, id.clone(), label("accept"), "primary small")}
-                                                    {person_action!(remove, id, label("decline"), "ghost small")}
-                                                </PersonRow>
-                                            }
-                                        }).collect_view()}
-                                    </ul>
-                                })}
-                                {(!o.outgoing.is_empty()).then(|| view! {
-                                    <h2>{t!(i18n, sent_requests)}</h2>
-                                    <ul class="people">
-                                        {o.outgoing.into_iter().map(|p| {
-                                            let id = p.id.clone();
-                                            view! {
-                                                <PersonRow person=p>
-                                                    {person_action!(remove, id, label("cancel"), "ghost small")}
-                                                </PersonRow>
-                                            }
-                                        }).collect_view()}
-                                    </ul>
-                                })}
-                                <h2>{t!(i18n, my_friends)}</h2>
-                                {if o.friends.is_empty() {
-                                    view! { <p class="muted">{t!(i18n, no_friends_yet)}</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <ul class="people">
-                                            {o.friends.into_iter().map(|p| {
-                                                let id = p.id.clone();
-                                                let href = format!("/friends/{}", p.username);
-                                                view! {
-                                                    <PersonRow person=p>
-                                                        <A href=href attr:class="button ghost small">{t!(i18n, both_want)}</A>
-                                                        {person_action!(remove, id, label("remove"), "ghost small")}
-                                                    </PersonRow>
-                                                }
-                                            }).collect_view()}
-                                        </ul>
-                                    }.into_any()
-                                }}
-                                <InviteLink invite=o.invite new_link revoke />
-                                <ActionForm action=hide attr:class="privacy">
-                                    <input type="hidden" name="hide" value=(!o.hide_watchlist).to_string() />
-                                    <button type="submit" class="ghost" aria-pressed=o.hide_watchlist.to_string()>
-                                        {t!(i18n, hide_my_list)}
-                                    </button>
-                                    <p class="hint">{t!(i18n, hide_my_list_hint)}</p>
-                                </ActionForm>
-                            }
-                                .into_any()
-                        }
+                        Ok(overview) => view! { <MyFriends overview acts /> }.into_any(),
                         Err(AppError::Unauthorized) => {
                             view! { <leptos_router::components::Redirect path=login_link("/friends") /> }.into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// People found by the search, each with what I can do about them.
+#[component]
+fn SearchResults(found: Vec<PersonResult>, acts: PeopleActions) -> impl IntoView {
+    let i18n = use_i18n();
+    let PeopleActions {
+        add,
+        accept,
+        remove,
+        ..
+    } = acts;
+    view! {
+        <ul class="people">
+            {found
+                .into_iter()
+                .map(|r| {
+                    let id = r.person.id.clone();
+                    let action = match r.relation {
+                        Relation::None => view! { {person_action!(add, id, action_label("add"), "primary small")} }.into_any(),
+                        Relation::RequestReceived => view! { {person_action!(accept, id, action_label("accept"), "primary small")} }.into_any(),
+                        Relation::RequestSent => view! { {person_action!(remove, id, action_label("cancel"), "ghost small")} }.into_any(),
+                        Relation::Friend => view! { <span class="muted">{t!(i18n, already_friends)}</span> }.into_any(),
+                        Relation::Myself => ().into_any(),
+                    };
+                    view! { <PersonRow person=r.person>{action}</PersonRow> }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// Requests to me and from me, my friends, my invite link, and hiding my list.
+#[component]
+fn MyFriends(overview: FriendsData, acts: PeopleActions) -> impl IntoView {
+    let i18n = use_i18n();
+    let o = overview;
+    let PeopleActions {
+        accept,
+        remove,
+        hide,
+        new_link,
+        revoke,
+        ..
+    } = acts;
+    view! {
+        {(!o.incoming.is_empty()).then(|| view! {
+            <h2>{t!(i18n, friend_requests)}</h2>
+            <ul class="people">
+                {o.incoming.into_iter().map(|p| {
+                    let id = p.id.clone();
+                    view! {
+                        <PersonRow person=p>
+                            {person_action!(accept, id.clone(), action_label("accept"), "primary small")}
+                            {person_action!(remove, id, action_label("decline"), "ghost small")}
+                        </PersonRow>
+                    }
+                }).collect_view()}
+            </ul>
+        })}
+        {(!o.outgoing.is_empty()).then(|| view! {
+            <h2>{t!(i18n, sent_requests)}</h2>
+            <ul class="people">
+                {o.outgoing.into_iter().map(|p| {
+                    let id = p.id.clone();
+                    view! {
+                        <PersonRow person=p>
+                            {person_action!(remove, id, action_label("cancel"), "ghost small")}
+                        </PersonRow>
+                    }
+                }).collect_view()}
+            </ul>
+        })}
+        <h2>{t!(i18n, my_friends)}</h2>
+        {if o.friends.is_empty() {
+            view! { <p class="muted">{t!(i18n, no_friends_yet)}</p> }.into_any()
+        } else {
+            view! {
+                <ul class="people">
+                    {o.friends.into_iter().map(|p| {
+                        let id = p.id.clone();
+                        let href = format!("/friends/{}", p.username);
+                        view! {
+                            <PersonRow person=p>
+                                <A href=href attr:class="button ghost small">{t!(i18n, both_want)}</A>
+                                {person_action!(remove, id, action_label("remove"), "ghost small")}
+                            </PersonRow>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+        <InviteLink invite=o.invite new_link revoke />
+        <ActionForm action=hide attr:class="privacy">
+            <input type="hidden" name="hide" value=(!o.hide_watchlist).to_string() />
+            <button type="submit" class="ghost" aria-pressed=o.hide_watchlist.to_string()>
+                {t!(i18n, hide_my_list)}
+            </button>
+            <p class="hint">{t!(i18n, hide_my_list_hint)}</p>
+        </ActionForm>
     }
 }
 
@@ -418,128 +466,6 @@ fn PersonRow(person: Person, children: Children) -> impl IntoView {
             </span>
             <span class="person-actions">{children()}</span>
         </li>
-    }
-}
-
-/// Copies `text` to the clipboard (a no-op where the browser does not allow it).
-pub fn copy_to_clipboard(text: &str) {
-    let clipboard = window().navigator().clipboard();
-    let _ = clipboard.write_text(text);
-}
-
-#[component]
-fn InviteLink(
-    invite: Option<Invite>,
-    new_link: ServerAction<NewInvite>,
-    revoke: ServerAction<RevokeInvite>,
-) -> impl IntoView {
-    let i18n = use_i18n();
-    let copied = RwSignal::new(false);
-    view! {
-        <section class="invite-link">
-            <h2>{t!(i18n, invite_link)}</h2>
-            <p class="hint">{t!(i18n, invite_link_hint)}</p>
-            {match invite {
-                Some(invite) => {
-                    let url = invite.url.clone();
-                    view! {
-                        <p class="share-link"><code>{invite.url.clone()}</code></p>
-                        <div class="row">
-                            <button
-                                type="button"
-                                class="primary small"
-                                on:click=move |_| {
-                                    copy_to_clipboard(&url);
-                                    copied.set(true);
-                                }
-                            >
-                                {t!(i18n, copy_link)}
-                            </button>
-                            <ActionForm action=new_link attr:class="inline">
-                                <button type="submit" class="ghost small">{t!(i18n, new_link)}</button>
-                            </ActionForm>
-                            <ActionForm action=revoke attr:class="inline">
-                                <button type="submit" class="ghost small danger">{t!(i18n, revoke_link)}</button>
-                            </ActionForm>
-                            <Show when=move || copied.get()>
-                                <span class="ok" role="status">{t!(i18n, copied)}</span>
-                            </Show>
-                        </div>
-                    }
-                        .into_any()
-                }
-                None => {
-                    view! {
-                        <ActionForm action=new_link attr:class="inline">
-                            <button type="submit" class="primary small">{t!(i18n, create_link)}</button>
-                        </ActionForm>
-                    }
-                        .into_any()
-                }
-            }}
-        </section>
-    }
-}
-
-/// `/f/<code>`: someone's invite to be friends.
-#[component]
-pub fn InvitePage() -> impl IntoView {
-    let i18n = use_i18n();
-    let params = use_params_map();
-    let code = Memo::new(move |_| params.read().get("code").unwrap_or_default());
-    let accept = ServerAction::<AcceptInvite>::new();
-    let info = Resource::new(
-        move || (code.get(), accept.version().get()),
-        |(c, _)| invite_info(c),
-    );
-    view! {
-        <PageTitle text=move || format!("{} — {}", t_string!(i18n, friend_invite), t_string!(i18n, app_name)) />
-        <section class="card narrow invite">
-            <Suspense>
-                {move || Suspend::new(async move {
-                    let here = format!("/f/{}", code.get_untracked());
-                    match info.await {
-                        Ok(InviteDetails { inviter, relation }) => {
-                            let name = inviter.display_name.clone();
-                            view! {
-                                <Avatar person=inviter.clone() />
-                                <h1>{t!(i18n, invites_you, name = move || name.clone())}</h1>
-                                {match relation {
-                                    None => view! {
-                                        <p>{t!(i18n, invite_log_in_first)}</p>
-                                        <div class="actions">
-                                            <a class="button primary" href=crate::accounts::with_next("/register", &here)>{t!(i18n, register)}</a>
-                                            <a class="button" href=login_link(&here)>{t!(i18n, log_in)}</a>
-                                        </div>
-                                    }.into_any(),
-                                    Some(Relation::Friend) => view! {
-                                        <p class="ok" role="status">{t!(i18n, already_friends)}</p>
-                                        <A href="/friends" attr:class="button">{t!(i18n, friends_title)}</A>
-                                    }.into_any(),
-                                    Some(Relation::Myself) => view! { <p class="muted">{t!(i18n, this_is_your_link)}</p> }.into_any(),
-                                    Some(_) => view! {
-                                        <ActionForm action=accept>
-                                            <input type="hidden" name="code" value=code.get_untracked() />
-                                            <button type="submit" class="primary">{t!(i18n, become_friends)}</button>
-                                        </ActionForm>
-                                        {alert(accept.value())}
-                                    }.into_any(),
-                                }}
-                            }
-                                .into_any()
-                        }
-                        Err(AppError::NotFound) => {
-                            view! {
-                                <h1>{t!(i18n, invite_invalid)}</h1>
-                                <p class="muted">{t!(i18n, invite_invalid_text)}</p>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
     }
 }
 
@@ -573,8 +499,8 @@ pub fn FriendPage() -> impl IntoView {
                             let here = format!("/friends/{}", username.get_untracked());
                             view! { <leptos_router::components::Redirect path=login_link(&here) /> }.into_any()
                         }
-                        Err(AppError::NotFound) => view! { <crate::pages::NotFound /> }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Err(AppError::NotFound) => view! { <PageError error=AppError::NotFound /> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Suspense>

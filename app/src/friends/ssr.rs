@@ -1,24 +1,20 @@
 //! Friends, requests, invite links and the "Watch together" match, in the database.
 
-use super::domain::{people_pattern, presence, Relation, CODE_ALPHABET, CODE_LEN};
+use super::domain::{people_pattern, presence, Relation};
 use super::{FriendsData, Invite, MatchFriend, MatchedFilm, Person};
-use crate::accounts::ssr::{current_user, require_user, state};
+use crate::accounts::session::{current_user, require_user};
 use crate::accounts::User;
-use crate::catalog::ssr::{card, CARD_COLUMNS};
+use crate::catalog::ssr::{CardRow, CARD_COLUMNS};
 use crate::catalog::FilmCard;
-use crate::db::{flag, now_ms};
+use crate::codes::{is_code, new_code};
+use crate::context::{config, db};
+use crate::dates::now_ms;
+use crate::db::Flag;
 use crate::error::{AppError, Invalid};
-use rand::Rng;
+use crate::notifications::ssr::notify;
+use crate::notifications::NotificationKind;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
-
-/// A random code from the unambiguous alphabet (friend invites and room links).
-pub fn new_code() -> String {
-    let mut rng = rand::thread_rng();
-    (0..CODE_LEN)
-        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
-        .collect()
-}
+use sqlx::{Any, FromRow, Transaction};
 
 /// "Is in a room": joined a room that has not ended, within the last few hours.
 /// Needs the earliest join time that still counts bound as `$2`.
@@ -26,26 +22,78 @@ const IN_ROOM_SQL: &str = "CAST(CASE WHEN EXISTS (SELECT 1 FROM room_members m \
      JOIN rooms r ON r.id = m.room_id WHERE m.user_id = u.id AND r.ended_at IS NULL \
      AND m.joined_at > $2) THEN 1 ELSE 0 END AS BIGINT)";
 
-async fn people_rows(sql: &str, me: &str, since: Option<i64>) -> Result<Vec<AnyRow>, AppError> {
-    let mut query = sqlx::query(sql).bind(me.to_owned());
+/// A person's columns: `u.id, u.username, u.display_name, u.last_seen_at`.
+#[derive(Debug, FromRow)]
+struct PersonRow {
+    id: String,
+    username: String,
+    display_name: String,
+    last_seen_at: i64,
+}
+
+impl PersonRow {
+    /// The person as seen at `now`; `in_room` only where the query asks (`IN_ROOM_SQL`).
+    fn person(self, now: i64, in_room: bool) -> Person {
+        Person {
+            presence: presence(now, self.last_seen_at, in_room),
+            id: self.id,
+            username: self.username,
+            display_name: self.display_name,
+        }
+    }
+}
+
+/// A friend in my list: the person, and whether they are in a room now.
+#[derive(Debug, FromRow)]
+struct FriendRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    in_room: Flag,
+}
+
+/// A search result: the person, and how I stand with them.
+#[derive(Debug, FromRow)]
+struct SearchRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    friend: Flag,
+    sent: Flag,
+    received: Flag,
+}
+
+/// [`MATCH_FILM_SQL`]'s row.
+#[derive(Debug, FromRow)]
+struct MatchFilmRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    wants: Flag,
+}
+
+/// [`MATCH_ALL_SQL`]'s row.
+#[derive(Debug, FromRow)]
+struct MatchAllRow {
+    film_id: String,
+    #[sqlx(flatten)]
+    person: PersonRow,
+}
+
+/// A friend whose list I look at, and whether they hide it.
+#[derive(Debug, FromRow)]
+struct ListOwnerRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    hide_watchlist: Flag,
+}
+
+async fn people_rows<T>(sql: &str, me: &str, since: Option<i64>) -> Result<Vec<T>, AppError>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let mut query = sqlx::query_as::<_, T>(sql).bind(me.to_owned());
     if let Some(since) = since {
         query = query.bind(since);
     }
-    Ok(query.fetch_all(&state().db.pool).await?)
-}
-
-fn person(row: &AnyRow, now: i64) -> Result<Person, sqlx::Error> {
-    let last_seen: i64 = row.try_get("last_seen_at")?;
-    let in_room = row
-        .try_get::<i64, _>("in_room")
-        .map(|v| v != 0)
-        .unwrap_or(false);
-    Ok(Person {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        display_name: row.try_get("display_name")?,
-        presence: presence(now, last_seen, in_room),
-    })
+    Ok(query.fetch_all(&db().pool).await?)
 }
 
 fn since_for_rooms(now: i64) -> i64 {
@@ -55,9 +103,30 @@ fn since_for_rooms(now: i64) -> i64 {
 async fn user_exists(id: &str) -> Result<bool, AppError> {
     Ok(sqlx::query("SELECT 1 AS x FROM users WHERE id = $1")
         .bind(id)
-        .fetch_optional(&state().db.pool)
+        .fetch_optional(&db().pool)
         .await?
         .is_some())
+}
+
+/// How many of `others` are my friends: one query, however many there are.
+pub async fn friends_among(me: &str, others: &[&str]) -> Result<usize, AppError> {
+    if others.is_empty() {
+        return Ok(0);
+    }
+    let list = (2..others.len() + 2)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM friendships WHERE user_id = $1 AND friend_id IN ({list})"
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(me);
+    for other in others {
+        query = query.bind(*other);
+    }
+    let n: i64 = query.fetch_one(&db().pool).await?;
+    Ok(usize::try_from(n)
+        .map_err(|_| sqlx::Error::Decode(format!("a negative count of friends: {n}").into()))?)
 }
 
 pub async fn are_friends(a: &str, b: &str) -> Result<bool, AppError> {
@@ -65,7 +134,7 @@ pub async fn are_friends(a: &str, b: &str) -> Result<bool, AppError> {
         sqlx::query("SELECT 1 AS x FROM friendships WHERE user_id = $1 AND friend_id = $2")
             .bind(a)
             .bind(b)
-            .fetch_optional(&state().db.pool)
+            .fetch_optional(&db().pool)
             .await?
             .is_some(),
     )
@@ -78,7 +147,7 @@ async fn relation(me: &str, other: &str) -> Result<Relation, AppError> {
     if are_friends(me, other).await? {
         return Ok(Relation::Friend);
     }
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let pending = |from: &str, to: &str| {
         sqlx::query("SELECT 1 AS x FROM friend_requests WHERE from_user = $1 AND to_user = $2")
             .bind(from.to_owned())
@@ -101,7 +170,7 @@ pub async fn search_people(q: &str) -> Result<Vec<(Person, Relation)>, AppError>
         return Ok(Vec::new());
     };
     let now = now_ms();
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, SearchRow>(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at, \
            CAST(CASE WHEN EXISTS (SELECT 1 FROM friendships f \
              WHERE f.user_id = $1 AND f.friend_id = u.id) THEN 1 ELSE 0 END AS BIGINT) AS friend, \
@@ -115,23 +184,23 @@ pub async fn search_people(q: &str) -> Result<Vec<(Person, Relation)>, AppError>
     )
     .bind(&me.id)
     .bind(&pattern)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
-    rows.iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
-            let relation = if flag(row, "friend")? {
+            let relation = if row.friend.0 {
                 Relation::Friend
-            } else if flag(row, "sent")? {
+            } else if row.sent.0 {
                 Relation::RequestSent
-            } else if flag(row, "received")? {
+            } else if row.received.0 {
                 Relation::RequestReceived
             } else {
                 Relation::None
             };
-            Ok((person(row, now)?, relation))
+            (row.person.person(now, false), relation)
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect())
 }
 
 /// Both directions of a friendship, and no requests left between the two.
@@ -160,35 +229,6 @@ async fn befriend(tx: &mut Transaction<'static, Any>, a: &str, b: &str) -> Resul
     Ok(())
 }
 
-pub(crate) async fn notify(
-    user_id: &str,
-    kind: &str,
-    actor_id: &str,
-    room_id: Option<&str>,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO notifications (id, user_id, kind, actor_id, room_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(user_id)
-    .bind(kind)
-    .bind(actor_id)
-    .bind(room_id.map(str::to_owned))
-    .bind(now_ms())
-    .execute(&state().db.pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn notify_room_invite(
-    user_id: &str,
-    actor_id: &str,
-    room_id: &str,
-) -> Result<(), AppError> {
-    notify(user_id, "room_invite", actor_id, Some(room_id)).await
-}
-
 /// Asks `other` to be friends. If they already asked me — even at this very moment — we become
 /// friends instead. Asking again changes nothing.
 pub async fn request(other: &str) -> Result<Relation, AppError> {
@@ -211,7 +251,7 @@ pub async fn request(other: &str) -> Result<Relation, AppError> {
     .bind(&me.id)
     .bind(other)
     .bind(now_ms())
-    .execute(&state().db.pool)
+    .execute(&db().pool)
     .await?;
     // Two people who asked each other at once: whichever checks second sees both requests.
     if relation(&me.id, other).await? == Relation::RequestSent {
@@ -219,11 +259,11 @@ pub async fn request(other: &str) -> Result<Relation, AppError> {
             sqlx::query("SELECT 1 AS x FROM friend_requests WHERE from_user = $1 AND to_user = $2")
                 .bind(other)
                 .bind(&me.id)
-                .fetch_optional(&state().db.pool)
+                .fetch_optional(&db().pool)
                 .await?
                 .is_some();
         if crossed {
-            let mut tx = state().db.pool.begin().await?;
+            let mut tx = db().pool.begin().await?;
             befriend(&mut tx, &me.id, other).await?;
             tx.commit().await?;
             return Ok(Relation::Friend);
@@ -236,7 +276,7 @@ pub async fn request(other: &str) -> Result<Relation, AppError> {
 /// Accepts `other`'s request to me.
 pub async fn accept(other: &str) -> Result<Relation, AppError> {
     let me = require_user().await?;
-    let mut tx = state().db.pool.begin().await?;
+    let mut tx = db().pool.begin().await?;
     let pending = sqlx::query("DELETE FROM friend_requests WHERE from_user = $1 AND to_user = $2")
         .bind(other)
         .bind(&me.id)
@@ -252,14 +292,21 @@ pub async fn accept(other: &str) -> Result<Relation, AppError> {
     }
     befriend(&mut tx, &me.id, other).await?;
     tx.commit().await?;
-    notify(other, "friend_accepted", &me.id, None).await?;
+    notify(
+        &db().pool,
+        other,
+        NotificationKind::FriendAccepted,
+        &me.id,
+        None,
+    )
+    .await?;
     Ok(Relation::Friend)
 }
 
 /// Declines their request, cancels mine, or ends a friendship: afterwards we are strangers.
 pub async fn sever(other: &str) -> Result<Relation, AppError> {
     let me = require_user().await?;
-    let mut tx = state().db.pool.begin().await?;
+    let mut tx = db().pool.begin().await?;
     for (x, y) in [(me.id.as_str(), other), (other, me.id.as_str())] {
         sqlx::query("DELETE FROM friend_requests WHERE from_user = $1 AND to_user = $2")
             .bind(x)
@@ -279,10 +326,10 @@ pub async fn sever(other: &str) -> Result<Relation, AppError> {
 /// My friends, requests to me and from me, and my invite link.
 pub async fn overview() -> Result<FriendsData, AppError> {
     let me = require_user().await?;
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let now = now_ms();
     let since = since_for_rooms(now);
-    let friends = people_rows(
+    let friends: Vec<FriendRow> = people_rows(
         &format!(
             "SELECT u.id, u.username, u.display_name, u.last_seen_at, {IN_ROOM_SQL} AS in_room \
              FROM friendships f JOIN users u ON u.id = f.friend_id \
@@ -292,7 +339,7 @@ pub async fn overview() -> Result<FriendsData, AppError> {
         Some(since),
     )
     .await?;
-    let incoming = people_rows(
+    let incoming: Vec<PersonRow> = people_rows(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at \
          FROM friend_requests r JOIN users u ON u.id = r.from_user \
          WHERE r.to_user = $1 ORDER BY r.created_at DESC",
@@ -300,7 +347,7 @@ pub async fn overview() -> Result<FriendsData, AppError> {
         None,
     )
     .await?;
-    let outgoing = people_rows(
+    let outgoing: Vec<PersonRow> = people_rows(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at \
          FROM friend_requests r JOIN users u ON u.id = r.to_user \
          WHERE r.from_user = $1 ORDER BY r.created_at DESC",
@@ -308,22 +355,24 @@ pub async fn overview() -> Result<FriendsData, AppError> {
         None,
     )
     .await?;
-    let to_people = |rows: Vec<AnyRow>| {
-        rows.iter()
-            .map(|r| person(r, now))
-            .collect::<Result<Vec<_>, _>>()
+    let to_people = |rows: Vec<PersonRow>| {
+        rows.into_iter()
+            .map(|r| r.person(now, false))
+            .collect::<Vec<_>>()
     };
-    let hide: i64 = sqlx::query("SELECT hide_watchlist FROM users WHERE id = $1")
+    let hide: Flag = sqlx::query_scalar("SELECT hide_watchlist FROM users WHERE id = $1")
         .bind(&me.id)
         .fetch_one(pool)
-        .await?
-        .try_get("hide_watchlist")?;
+        .await?;
     Ok(FriendsData {
-        friends: to_people(friends)?,
-        incoming: to_people(incoming)?,
-        outgoing: to_people(outgoing)?,
+        friends: friends
+            .into_iter()
+            .map(|r| r.person.person(now, r.in_room.0))
+            .collect(),
+        incoming: to_people(incoming),
+        outgoing: to_people(outgoing),
         invite: invite_of(&me.id).await?,
-        hide_watchlist: hide != 0,
+        hide_watchlist: hide.0,
     })
 }
 
@@ -332,11 +381,10 @@ pub async fn incoming_count() -> Result<i64, AppError> {
         return Ok(0);
     };
     Ok(
-        sqlx::query("SELECT COUNT(*) AS n FROM friend_requests WHERE to_user = $1")
+        sqlx::query_scalar("SELECT COUNT(*) AS n FROM friend_requests WHERE to_user = $1")
             .bind(&me.id)
-            .fetch_one(&state().db.pool)
-            .await?
-            .try_get("n")?,
+            .fetch_one(&db().pool)
+            .await?,
     )
 }
 
@@ -345,32 +393,27 @@ pub async fn set_hide_watchlist(hide: bool) -> Result<bool, AppError> {
     sqlx::query("UPDATE users SET hide_watchlist = $1 WHERE id = $2")
         .bind(i64::from(hide))
         .bind(&me.id)
-        .execute(&state().db.pool)
+        .execute(&db().pool)
         .await?;
     Ok(hide)
 }
 
 async fn invite_of(user_id: &str) -> Result<Option<Invite>, AppError> {
-    let row = sqlx::query("SELECT code FROM friend_invites WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&state().db.pool)
-        .await?;
-    Ok(match row {
-        Some(row) => {
-            let code: String = row.try_get("code")?;
-            Some(Invite {
-                url: format!("{}/f/{code}", state().config.public_url),
-                code,
-            })
-        }
-        None => None,
-    })
+    let code: Option<String> =
+        sqlx::query_scalar("SELECT code FROM friend_invites WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&db().pool)
+            .await?;
+    Ok(code.map(|code| Invite {
+        url: format!("{}/f/{code}", config().public_url),
+        code,
+    }))
 }
 
 /// A new personal invite link; the old one (if any) stops working.
 pub async fn regenerate_invite() -> Result<Invite, AppError> {
     let me = require_user().await?;
-    let mut tx = state().db.pool.begin().await?;
+    let mut tx = db().pool.begin().await?;
     sqlx::query("DELETE FROM friend_invites WHERE user_id = $1")
         .bind(&me.id)
         .execute(&mut *tx)
@@ -389,7 +432,7 @@ pub async fn revoke_invite() -> Result<(), AppError> {
     let me = require_user().await?;
     sqlx::query("DELETE FROM friend_invites WHERE user_id = $1")
         .bind(&me.id)
-        .execute(&state().db.pool)
+        .execute(&db().pool)
         .await?;
     Ok(())
 }
@@ -397,18 +440,18 @@ pub async fn revoke_invite() -> Result<(), AppError> {
 /// Who invites with this code (404 when it does not exist or was revoked), and how the signed-in
 /// visitor stands with them.
 pub async fn invite_info(code: &str) -> Result<(Person, Option<Relation>), AppError> {
-    if !super::domain::is_code(code) {
+    if !is_code(code) {
         return Err(AppError::NotFound);
     }
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, PersonRow>(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at FROM friend_invites i \
          JOIN users u ON u.id = i.user_id WHERE i.code = $1",
     )
     .bind(code)
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    let inviter = person(&row, now_ms())?;
+    let inviter = row.person(now_ms(), false);
     let relation = match current_user().await? {
         Some(me) => Some(relation(&me.id, &inviter.id).await?),
         None => None,
@@ -426,10 +469,17 @@ pub async fn accept_invite(code: &str) -> Result<Relation, AppError> {
     if are_friends(&me.id, &inviter.id).await? {
         return Ok(Relation::Friend);
     }
-    let mut tx = state().db.pool.begin().await?;
+    let mut tx = db().pool.begin().await?;
     befriend(&mut tx, &me.id, &inviter.id).await?;
     tx.commit().await?;
-    notify(&inviter.id, "friend_accepted", &me.id, None).await?;
+    notify(
+        &db().pool,
+        &inviter.id,
+        NotificationKind::FriendAccepted,
+        &me.id,
+        None,
+    )
+    .await?;
     Ok(Relation::Friend)
 }
 
@@ -463,35 +513,33 @@ pub const MATCH_ALL_SQL: &str = "SELECT w2.film_id, u.id, u.username, u.display_
 pub async fn match_film(film_id: &str) -> Result<Vec<MatchFriend>, AppError> {
     let me = require_user().await?;
     let now = now_ms();
-    let rows = sqlx::query(MATCH_FILM_SQL)
+    let rows = sqlx::query_as::<_, MatchFilmRow>(MATCH_FILM_SQL)
         .bind(&me.id)
         .bind(film_id)
-        .fetch_all(&state().db.pool)
+        .fetch_all(&db().pool)
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(MatchFriend {
-                person: person(row, now)?,
-                wants: flag(row, "wants")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| MatchFriend {
+            person: row.person.person(now, false),
+            wants: row.wants.0,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect())
 }
 
 /// Films on my list that friends also want, most wanted first (ties: by film id), at most
 /// `limit`, each with those friends.
 pub async fn match_all(user: &User, limit: usize) -> Result<Vec<MatchedFilm>, AppError> {
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let now = now_ms();
-    let rows = sqlx::query(MATCH_ALL_SQL)
+    let rows = sqlx::query_as::<_, MatchAllRow>(MATCH_ALL_SQL)
         .bind(&user.id)
         .fetch_all(pool)
         .await?;
     let mut films: Vec<(String, Vec<Person>)> = Vec::new();
-    for row in &rows {
-        let film_id: String = row.try_get("film_id")?;
-        let friend = person(row, now)?;
+    for row in rows {
+        let film_id = row.film_id;
+        let friend = row.person.person(now, false);
         match films.last_mut() {
             Some((id, friends)) if *id == film_id => friends.push(friend),
             _ => films.push((film_id, vec![friend])),
@@ -501,14 +549,14 @@ pub async fn match_all(user: &User, limit: usize) -> Result<Vec<MatchedFilm>, Ap
     films.truncate(limit);
     let mut out = Vec::with_capacity(films.len());
     for (film_id, friends) in films {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query_as::<_, CardRow>(&format!(
             "SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"
         ))
         .bind(&film_id)
         .fetch_one(pool)
         .await?;
         out.push(MatchedFilm {
-            film: card(&row)?,
+            film: row.into(),
             friends,
         });
     }
@@ -525,21 +573,21 @@ pub async fn my_match_all() -> Result<Vec<MatchedFilm>, AppError> {
 /// What a friend and I both want (nothing when they hide their list); 404 for a non-friend.
 pub async fn both_want(username: &str) -> Result<(Person, Vec<FilmCard>), AppError> {
     let me = require_user().await?;
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, ListOwnerRow>(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at, u.hide_watchlist \
          FROM users u JOIN friendships f ON f.friend_id = u.id AND f.user_id = $1 \
          WHERE u.username = $2",
     )
     .bind(&me.id)
     .bind(username.trim().to_lowercase())
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    let friend = person(&row, now_ms())?;
-    if flag(&row, "hide_watchlist")? {
+    let friend = row.person.person(now_ms(), false);
+    if row.hide_watchlist.0 {
         return Ok((friend, Vec::new()));
     }
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, CardRow>(&format!(
         "SELECT {CARD_COLUMNS} FROM watchlist a \
          JOIN watchlist b ON b.film_id = a.film_id AND b.user_id = $2 \
          JOIN films f ON f.id = a.film_id \
@@ -547,7 +595,7 @@ pub async fn both_want(username: &str) -> Result<(Person, Vec<FilmCard>), AppErr
     ))
     .bind(&me.id)
     .bind(&friend.id)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
-    Ok((friend, rows.iter().map(card).collect::<Result<_, _>>()?))
+    Ok((friend, rows.into_iter().map(FilmCard::from).collect()))
 }

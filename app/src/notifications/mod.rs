@@ -4,21 +4,57 @@
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::accounts::{login_link, use_auth};
+use crate::accounts::use_auth;
+use crate::dates::date_text;
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::opinions::date_text;
-use crate::ui::ErrorMessage;
-use crate::ui::PageTitle;
+use crate::links::login_link;
+use crate::ui::{PageAlert, PageTitle};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
+/// What a notification tells (stored and sent as `room_invite`, `room_starting`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A friend invited me to a room.
+    RoomInvite,
+    /// A scheduled room I was invited to has started.
+    RoomStarting,
+    /// Someone asked to be my friend.
+    FriendRequest,
+    /// Someone accepted my request (or my invite link).
+    FriendAccepted,
+}
+
+impl NotificationKind {
+    pub const ALL: [Self; 4] = [
+        Self::RoomInvite,
+        Self::RoomStarting,
+        Self::FriendRequest,
+        Self::FriendAccepted,
+    ];
+
+    /// The column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoomInvite => "room_invite",
+            Self::RoomStarting => "room_starting",
+            Self::FriendRequest => "friend_request",
+            Self::FriendAccepted => "friend_accepted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: String,
-    /// `room_invite`, `room_starting`, `friend_request` or `friend_accepted`.
-    pub kind: String,
+    pub kind: NotificationKind,
     pub actor: String,
     pub room_code: Option<String>,
     pub film_title_en: Option<String>,
@@ -28,18 +64,21 @@ pub struct Notification {
 }
 
 #[server(endpoint = "notifications")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn list_notifications() -> Result<Vec<Notification>, AppError> {
-    crate::accounts::ssr::respond(ssr::list().await)
+    ssr::list().await
 }
 
 #[server(endpoint = "notifications/unread")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn unread_notifications() -> Result<i64, AppError> {
-    crate::accounts::ssr::respond(ssr::unread().await)
+    ssr::unread().await
 }
 
 #[server(endpoint = "notifications/read")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn mark_notifications_read() -> Result<(), AppError> {
-    crate::accounts::ssr::respond(ssr::mark_all_read().await)
+    ssr::mark_all_read().await
 }
 
 /// How often the header asks for new notifications and friend requests.
@@ -130,7 +169,7 @@ pub fn NotificationsPage() -> impl IntoView {
                         Err(AppError::Unauthorized) => {
                             view! { <leptos_router::components::Redirect path=login_link("/notifications") /> }.into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any(),
+                        Err(error) => view! { <PageAlert error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -156,8 +195,8 @@ fn NotificationItem(n: Notification) -> impl IntoView {
         .room_code
         .map(|c| format!("/r/{c}"))
         .unwrap_or_else(|| "/".into());
-    let (text, href) = match n.kind.as_str() {
-        "room_invite" => (
+    let (text, href) = match n.kind {
+        NotificationKind::RoomInvite => (
             t!(
                 i18n,
                 notif_room_invite,
@@ -167,7 +206,7 @@ fn NotificationItem(n: Notification) -> impl IntoView {
             .into_any(),
             room.clone(),
         ),
-        "room_starting" => (
+        NotificationKind::RoomStarting => (
             t!(
                 i18n,
                 notif_room_starting,
@@ -177,11 +216,11 @@ fn NotificationItem(n: Notification) -> impl IntoView {
             .into_any(),
             room.clone(),
         ),
-        "friend_request" => (
+        NotificationKind::FriendRequest => (
             t!(i18n, notif_friend_request, name = move || name.clone()).into_any(),
             "/friends".to_owned(),
         ),
-        _ => (
+        NotificationKind::FriendAccepted => (
             t!(i18n, notif_friend_accepted, name = move || name.clone()).into_any(),
             "/friends".to_owned(),
         ),
@@ -191,5 +230,20 @@ fn NotificationItem(n: Notification) -> impl IntoView {
             <A href=href>{text}</A>
             <span class="muted">" · " {date}</span>
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NotificationKind;
+
+    #[test]
+    fn kinds_read_back_what_they_write() {
+        for kind in NotificationKind::ALL {
+            assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(NotificationKind::parse("party"), None);
     }
 }

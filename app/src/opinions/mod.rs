@@ -4,10 +4,12 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::accounts::{login_link, use_auth};
+use crate::accounts::use_auth;
+use crate::dates::date_text;
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::ui::ErrorMessage;
+use crate::links::login_link;
+use crate::ui::{alert, Alert};
 use domain::{Reaction, REVIEW_MAX_CHARS};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -35,70 +37,44 @@ pub struct Review {
 }
 
 #[server(endpoint = "films/reactions")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_reactions(film_id: String) -> Result<Reactions, AppError> {
-    crate::accounts::ssr::respond(ssr::film_reactions(&film_id).await)
+    ssr::film_reactions(&film_id).await
 }
 
 /// `reaction`: `like`, `dislike` or `none`.
 #[server(endpoint = "films/react")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn react(film_id: String, reaction: String) -> Result<Reactions, AppError> {
     let result = match Reaction::parse(&reaction) {
         Ok(reaction) => ssr::react(&film_id, reaction).await,
         Err(e) => Err(e),
     };
-    crate::accounts::ssr::respond(result)
+    result
 }
 
 #[server(endpoint = "reviews")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_reviews(film_id: String) -> Result<Vec<Review>, AppError> {
-    crate::accounts::ssr::respond(ssr::reviews(&film_id).await)
+    ssr::reviews(&film_id).await
 }
 
 #[server(endpoint = "reviews/add")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn add_review(film_id: String, body: String) -> Result<Review, AppError> {
-    crate::accounts::ssr::respond(ssr::add_review(&film_id, &body).await)
+    ssr::add_review(&film_id, &body).await
 }
 
 #[server(endpoint = "reviews/edit")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn edit_review(id: String, body: String) -> Result<Review, AppError> {
-    crate::accounts::ssr::respond(ssr::edit_review(&id, &body).await)
+    ssr::edit_review(&id, &body).await
 }
 
 #[server(endpoint = "reviews/delete")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn delete_review(id: String) -> Result<(), AppError> {
-    crate::accounts::ssr::respond(ssr::delete_review(&id).await)
-}
-
-/// A date as people write it: `21.11.2026` in Russian, `Nov 21, 2026` in English (UTC).
-pub fn date_text(ms: i64, locale: Locale) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else {
-        return String::new();
-    };
-    let date = at.date();
-    match locale {
-        Locale::ru => format!(
-            "{:02}.{:02}.{}",
-            date.day(),
-            u8::from(date.month()),
-            date.year()
-        ),
-        _ => {
-            let month = &format!("{}", date.month())[..3];
-            format!("{month} {}, {}", date.day(), date.year())
-        }
-    }
-}
-
-fn failure<T, S>(value: S) -> impl IntoView
-where
-    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || match value.get() {
-        Some(Err(error)) => {
-            Some(view! { <p class="error" role="alert"><ErrorMessage error /></p> })
-        }
-        _ => None,
-    }
+    ssr::delete_review(&id).await
 }
 
 /// A film page's likes and reviews: the resources and the actions that change them, created once
@@ -220,7 +196,7 @@ pub fn ReactionButtons(film_id: String, opinions: FilmOpinions) -> impl IntoView
                         <div class="reactions">
                             {button(Reaction::Like)} {button(Reaction::Dislike)}
                         </div>
-                        {failure(react.value())}
+                        {alert(react.value())}
                     }
                         .into_any()
                 })
@@ -275,7 +251,7 @@ pub fn Reviews(film_id: String, opinions: FilmOpinions) -> impl IntoView {
                                         <button type="submit" class="primary">
                                             {t!(i18n, publish)}
                                         </button>
-                                        {failure(add.value())}
+                                        {alert(add.value())}
                                     </ActionForm>
                                 }
                                     .into_any()
@@ -294,8 +270,8 @@ pub fn Reviews(film_id: String, opinions: FilmOpinions) -> impl IntoView {
                     })
                 }}
             </Suspense>
-            {failure(edit.value())}
-            {failure(delete.value())}
+            {alert(edit.value())}
+            {alert(delete.value())}
             <Transition>
                 {move || Suspend::new(async move {
                     match list.await {
@@ -314,7 +290,7 @@ pub fn Reviews(film_id: String, opinions: FilmOpinions) -> impl IntoView {
                                 .into_any()
                         }
                         Err(error) => {
-                            view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any()
+                            view! { <Alert error /> }.into_any()
                         }
                     }
                 })}

@@ -2,22 +2,27 @@
 
 use super::domain::{Reaction, ReviewText};
 use super::{Reactions, Review};
-use crate::accounts::ssr::{current_user, require_user, state};
-use crate::db::now_ms;
-use crate::error::AppError;
-use sqlx::Row;
+use crate::accounts::session::{current_user, require_user};
+use crate::context::db;
+use crate::dates::now_ms;
+use crate::error::{AppError, OnConstraint};
 
-/// A write that names a film the catalog does not have fails on the foreign key: that is a 404.
-pub fn missing_film_is_not_found(e: sqlx::Error) -> AppError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => AppError::NotFound,
-        _ => e.into(),
-    }
+/// A film's reaction counts.
+#[derive(Debug, sqlx::FromRow)]
+struct CountsRow {
+    likes: i64,
+    dislikes: i64,
+}
+
+/// A stored reaction value; one this version does not know is an error, never "no reaction".
+fn reaction(stored: i64) -> Result<Reaction, sqlx::Error> {
+    Reaction::from_value(stored)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown reaction value {stored}").into()))
 }
 
 pub async fn reactions(film_id: &str, user_id: Option<&str>) -> Result<Reactions, AppError> {
-    let pool = &state().db.pool;
-    let counts = sqlx::query(
+    let pool = &db().pool;
+    let counts = sqlx::query_as::<_, CountsRow>(
         "SELECT COUNT(CASE WHEN value = 1 THEN 1 END) AS likes, \
                 COUNT(CASE WHEN value = -1 THEN 1 END) AS dislikes \
          FROM reactions WHERE film_id = $1",
@@ -26,21 +31,20 @@ pub async fn reactions(film_id: &str, user_id: Option<&str>) -> Result<Reactions
     .fetch_one(pool)
     .await?;
     let mine = match user_id {
-        Some(user_id) => {
-            sqlx::query("SELECT value FROM reactions WHERE user_id = $1 AND film_id = $2")
-                .bind(user_id)
-                .bind(film_id)
-                .fetch_optional(pool)
-                .await?
-                .map(|row| row.try_get::<i64, _>("value"))
-                .transpose()?
-                .and_then(Reaction::from_value)
-        }
+        Some(user_id) => sqlx::query_scalar::<_, i64>(
+            "SELECT value FROM reactions WHERE user_id = $1 AND film_id = $2",
+        )
+        .bind(user_id)
+        .bind(film_id)
+        .fetch_optional(pool)
+        .await?
+        .map(reaction)
+        .transpose()?,
         None => None,
     };
     Ok(Reactions {
-        likes: counts.try_get("likes")?,
-        dislikes: counts.try_get("dislikes")?,
+        likes: counts.likes,
+        dislikes: counts.dislikes,
         mine,
     })
 }
@@ -54,7 +58,7 @@ pub async fn film_reactions(film_id: &str) -> Result<Reactions, AppError> {
 /// upsert make concurrent clicks end in one row, whichever lands last.
 pub async fn react(film_id: &str, reaction: Option<Reaction>) -> Result<Reactions, AppError> {
     let user = require_user().await?;
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     match reaction {
         Some(reaction) => {
             sqlx::query(
@@ -69,7 +73,7 @@ pub async fn react(film_id: &str, reaction: Option<Reaction>) -> Result<Reaction
             .bind(now_ms())
             .execute(pool)
             .await
-            .map_err(missing_film_is_not_found)?;
+            .on_missing_ref(AppError::NotFound)?;
         }
         None => {
             sqlx::query("DELETE FROM reactions WHERE user_id = $1 AND film_id = $2")
@@ -85,19 +89,31 @@ pub async fn react(film_id: &str, reaction: Option<Reaction>) -> Result<Reaction
 const REVIEW_COLUMNS: &str = "r.id, r.body, r.created_at, r.updated_at, r.user_id, \
      u.username, u.display_name";
 
-fn review(row: &sqlx::any::AnyRow, viewer: Option<&str>) -> Result<Review, sqlx::Error> {
-    let author_id: String = row.try_get("user_id")?;
-    let created_at: i64 = row.try_get("created_at")?;
-    let updated_at: i64 = row.try_get("updated_at")?;
-    Ok(Review {
-        id: row.try_get("id")?,
-        author_username: row.try_get("username")?,
-        author_name: row.try_get("display_name")?,
-        body: row.try_get("body")?,
-        created_at,
-        edited: updated_at > created_at,
-        mine: viewer == Some(author_id.as_str()),
-    })
+/// A row of [`REVIEW_COLUMNS`].
+#[derive(Debug, sqlx::FromRow)]
+struct ReviewRow {
+    id: String,
+    body: String,
+    created_at: i64,
+    updated_at: i64,
+    /// The author's id.
+    user_id: String,
+    username: String,
+    display_name: String,
+}
+
+impl ReviewRow {
+    fn review(self, viewer: Option<&str>) -> Review {
+        Review {
+            mine: viewer == Some(self.user_id.as_str()),
+            id: self.id,
+            author_username: self.username,
+            author_name: self.display_name,
+            body: self.body,
+            created_at: self.created_at,
+            edited: self.updated_at > self.created_at,
+        }
+    }
 }
 
 /// How many reviews a film page shows (newest first).
@@ -105,30 +121,27 @@ pub const REVIEWS_SHOWN: i64 = 100;
 
 pub async fn reviews(film_id: &str) -> Result<Vec<Review>, AppError> {
     let viewer = current_user().await?;
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, ReviewRow>(&format!(
         "SELECT {REVIEW_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id \
          WHERE r.film_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT $2"
     ))
     .bind(film_id)
     .bind(REVIEWS_SHOWN)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
     let viewer = viewer.as_ref().map(|u| u.id.as_str());
-    Ok(rows
-        .iter()
-        .map(|row| review(row, viewer))
-        .collect::<Result<_, _>>()?)
+    Ok(rows.into_iter().map(|row| row.review(viewer)).collect())
 }
 
 async fn review_by_id(id: &str, viewer: &str) -> Result<Review, AppError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, ReviewRow>(&format!(
         "SELECT {REVIEW_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.id = $1"
     ))
     .bind(id)
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    Ok(review(&row, Some(viewer))?)
+    Ok(row.review(Some(viewer)))
 }
 
 pub async fn add_review(film_id: &str, body: &str) -> Result<Review, AppError> {
@@ -145,9 +158,9 @@ pub async fn add_review(film_id: &str, body: &str) -> Result<Review, AppError> {
     .bind(&user.id)
     .bind(body.as_str())
     .bind(now)
-    .execute(&state().db.pool)
+    .execute(&db().pool)
     .await
-    .map_err(missing_film_is_not_found)?;
+    .on_missing_ref(AppError::NotFound)?;
     review_by_id(&id, &user.id).await
 }
 
@@ -161,7 +174,7 @@ pub async fn edit_review(id: &str, body: &str) -> Result<Review, AppError> {
             .bind(now_ms())
             .bind(id)
             .bind(&user.id)
-            .execute(&state().db.pool)
+            .execute(&db().pool)
             .await?;
     if done.rows_affected() == 0 {
         return Err(not_yours(id).await?);
@@ -174,7 +187,7 @@ pub async fn delete_review(id: &str) -> Result<(), AppError> {
     let done = sqlx::query("DELETE FROM reviews WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(&user.id)
-        .execute(&state().db.pool)
+        .execute(&db().pool)
         .await?;
     if done.rows_affected() == 0 {
         return Err(not_yours(id).await?);
@@ -186,7 +199,7 @@ pub async fn delete_review(id: &str) -> Result<(), AppError> {
 async fn not_yours(id: &str) -> Result<AppError, AppError> {
     let exists = sqlx::query("SELECT 1 AS x FROM reviews WHERE id = $1")
         .bind(id)
-        .fetch_optional(&state().db.pool)
+        .fetch_optional(&db().pool)
         .await?
         .is_some();
     Ok(if exists {

@@ -114,17 +114,6 @@ pub fn resumable(position_ms: i64, duration_ms: i64) -> bool {
     position_ms >= RESUME_MIN_MS && !reached_ninety_percent(position_ms, duration_ms)
 }
 
-/// A film position as players show it: `12:34`, or `1:02:03` past an hour.
-pub fn clock(ms: i64) -> String {
-    let total = ms.max(0) / 1000;
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,12 +156,5 @@ mod tests {
         );
         assert!(resumable(30_000, 100_000));
         assert!(!resumable(95_000, 100_000), "a finished film starts over");
-    }
-
-    #[test]
-    fn clock_reads_like_a_player() {
-        assert_eq!(clock(754_000), "12:34");
-        assert_eq!(clock(3_723_000), "1:02:03");
-        assert_eq!(clock(2_400), "0:02");
     }
 }

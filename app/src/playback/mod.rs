@@ -5,13 +5,12 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::accounts::login_link;
 use crate::catalog::{FilmCard, FilmGrid, Rendition};
+use crate::dates::clock;
 use crate::error::AppError;
 use crate::i18n::*;
-use crate::ui::ErrorMessage;
-use crate::ui::PageTitle;
-use domain::clock;
+use crate::links::login_link;
+use crate::ui::{Alert, PageTitle};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
@@ -39,6 +38,7 @@ pub struct ContinueItem {
 /// One player report. `position` and `duration` are seconds (`duration` 0 while unknown);
 /// guests may report too (they are told apart by an anonymous cookie).
 #[server(endpoint = "playback/event")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn record_playback(
     film_id: String,
     kind: String,
@@ -50,22 +50,25 @@ pub async fn record_playback(
         Ok(event) => ssr::record(&film_id, event).await,
         Err(e) => Err(e),
     };
-    crate::accounts::ssr::respond(result)
+    result
 }
 
 #[server(endpoint = "playback/resume")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_resume(film_id: String) -> Result<Option<Resume>, AppError> {
-    crate::accounts::ssr::respond(ssr::resume(&film_id).await)
+    ssr::resume(&film_id).await
 }
 
 #[server(endpoint = "playback/continue")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_continue_watching() -> Result<Vec<ContinueItem>, AppError> {
-    crate::accounts::ssr::respond(ssr::continue_watching().await)
+    ssr::continue_watching().await
 }
 
 #[server(endpoint = "playback/watched")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn get_watched() -> Result<Vec<FilmCard>, AppError> {
-    crate::accounts::ssr::respond(ssr::watched().await)
+    ssr::watched().await
 }
 
 /// How far apart progress reports are while playing, in media seconds.
@@ -86,89 +89,39 @@ pub fn Player(
     resume: Resource<Result<Option<Resume>, AppError>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let video = NodeRef::<leptos::html::Video>::new();
-    let renditions = StoredValue::new(renditions);
-    let film = StoredValue::new(film_id.clone());
-    let selected = RwSignal::new(0usize);
-    // Media time of the last report, and the latest time and duration seen.
-    let last_reported = StoredValue::new(-1.0f64);
-    let last_seen = StoredValue::new((0.0f64, 0.0f64));
+    let report = Reports::new(film_id, renditions);
+    let video = report.video;
     let opened = StoredValue::new(false);
     // After a quality switch: where to go back to, and whether to keep playing.
     let restore = StoredValue::new(None::<(f64, bool)>);
     let restoring_seek = StoredValue::new(false);
-
     let src = move || {
-        renditions.with_value(|r| {
-            r.get(selected.get())
+        report.renditions.with_value(|r| {
+            r.get(report.selected.get())
                 .map(|r| r.url.clone())
                 .unwrap_or_default()
         })
     };
-    let current_quality =
-        move || renditions.with_value(|r| r.get(selected.get_untracked()).map(quality_label));
-    let snapshot = move || {
-        video.get_untracked().map(|v| {
-            let duration = v.duration();
-            let duration = if duration.is_finite() { duration } else { 0.0 };
-            (v.current_time(), duration)
-        })
-    };
-    let send = move |kind: &'static str| {
-        let Some((position, duration)) = snapshot() else {
-            return;
-        };
-        last_reported.set_value(position);
-        last_seen.set_value((position, duration));
-        let film_id = film.get_value();
-        let quality = current_quality();
-        leptos::task::spawn_local(async move {
-            // A lost report only costs a few seconds of "where I stopped"; the next one fixes it.
-            let _ = record_playback(film_id, kind.to_owned(), position, duration, quality).await;
-        });
-    };
     // Leaving the page (reload, close, another site): a beacon survives the page's end.
-    let beacon = move || {
-        let (Some((position, duration)), Some(reported), Some(film_id)) = (
-            last_seen.try_get_value(),
-            last_reported.try_get_value(),
-            film.try_get_value(),
-        ) else {
-            return;
-        };
-        if position <= 0.0 || (position - reported).abs() < 0.25 {
-            return;
-        }
-        let _ = last_reported.try_set_value(position);
-        if let Ok(params) = web_sys::UrlSearchParams::new() {
-            params.append("film_id", &film_id);
-            params.append("kind", "progress");
-            params.append("position", &position.to_string());
-            params.append("duration", &duration.to_string());
-            let _ = window()
-                .navigator()
-                .send_beacon_with_opt_url_search_params("/api/playback/event", Some(&params));
-        }
-    };
-    let _ = window_event_listener(leptos::ev::pagehide, move |_| beacon());
-    on_cleanup(beacon);
+    let _ = window_event_listener(leptos::ev::pagehide, move |_| report.beacon());
+    on_cleanup(move || report.beacon());
     // Metadata may have loaded before the page hydrated: then the event below came too early.
     Effect::new(move |_| {
         if let Some(v) = video.get() {
             if v.can_play_type("video/mp4").is_empty() {
-                if let Some(webm) =
-                    renditions.with_value(|r| r.iter().position(|r| r.container == "webm"))
+                if let Some(webm) = report
+                    .renditions
+                    .with_value(|r| r.iter().position(|r| r.container == "webm"))
                 {
-                    selected.set(webm);
+                    report.selected.set(webm);
                 }
             }
             if v.ready_state() >= 1 && !opened.get_value() {
                 opened.set_value(true);
-                send("open");
+                report.send("open");
             }
         }
     });
-
     let on_metadata = move |_| {
         let Some(v) = video.get_untracked() else {
             return;
@@ -180,55 +133,24 @@ pub fn Player(
             if playing {
                 let _ = v.play();
             }
-            send("quality");
+            report.send("quality");
         } else if !opened.get_value() {
             opened.set_value(true);
-            send("open");
-        }
-    };
-    let on_time = move |_| {
-        let Some((position, duration)) = snapshot() else {
-            return;
-        };
-        last_seen.set_value((position, duration));
-        let playing = video.get_untracked().is_some_and(|v| !v.paused());
-        let reported = last_reported.get_value();
-        // The first report comes a second in, so even a short look is remembered; then ~10 s.
-        let first = reported < 1.0 && position >= 1.0;
-        if playing && (first || (position - reported).abs() >= PROGRESS_EVERY_SECS) {
-            send("progress");
+            report.send("open");
         }
     };
     let on_seeked = move |_| {
         if restoring_seek.get_value() {
             restoring_seek.set_value(false);
         } else {
-            send("seek");
+            report.send("seek");
         }
     };
     let on_pause = move |_| {
         if !video.get_untracked().is_some_and(|v| v.ended()) {
-            send("pause");
+            report.send("pause");
         }
     };
-    let on_ended = move |_| send("end");
-    let continue_from = move |position_ms: i64| {
-        if let Some(v) = video.get_untracked() {
-            v.set_current_time(position_ms as f64 / 1000.0);
-            let _ = v.play();
-        }
-    };
-    let choose_quality = move |ev: leptos::ev::Event| {
-        let Ok(index) = event_target_value(&ev).parse::<usize>() else {
-            return;
-        };
-        if let Some(v) = video.get_untracked() {
-            restore.set_value(Some((v.current_time(), !v.paused())));
-        }
-        selected.set(index);
-    };
-    let many = renditions.with_value(|r| r.len() > 1);
-
     view! {
         <div class="player-box">
             <video
@@ -240,57 +162,187 @@ pub fn Player(
                 src=src
                 aria-label=move || t_string!(i18n, player).to_string()
                 on:loadedmetadata=on_metadata
-                on:timeupdate=on_time
+                on:timeupdate=move |_| report.progress()
                 on:seeked=on_seeked
                 on:pause=on_pause
-                on:ended=on_ended
+                on:ended=move |_| report.send("end")
             ></video>
             <div class="player-bar">
-                <Suspense>
-                    {move || Suspend::new(async move {
-                        resume
-                            .await
-                            .ok()
-                            .flatten()
-                            .filter(Resume::resumable)
-                            .map(|r| {
-                                let time = clock(r.position_ms);
-                                view! {
-                                    <button
-                                        type="button"
-                                        class="primary continue"
-                                        on:click=move |_| continue_from(r.position_ms)
-                                    >
-                                        "▶ "
-                                        {t!(i18n, continue_from, time = move || time.clone())}
-                                    </button>
-                                }
-                            })
-                    })}
-                </Suspense>
-                {many
-                    .then(|| {
-                        view! {
-                            <label for="quality">{t!(i18n, quality)}</label>
-                            <select id="quality" on:change=choose_quality>
-                                {renditions
-                                    .get_value()
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(i, r)| {
-                                        view! {
-                                            <option value=i.to_string() selected=move || selected.get() == i>
-                                                {quality_label(r)}
-                                            </option>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </select>
-                        }
-                    })}
+                <ContinueButton resume video />
+                <QualityPicker report restore />
             </div>
         </div>
     }
+}
+
+/// What the film page's player reports of the viewing (open, progress about every 10 s, seek,
+/// pause, quality, end) and the state that needs. `Copy`, like the signals it holds.
+#[derive(Clone, Copy)]
+struct Reports {
+    video: NodeRef<leptos::html::Video>,
+    film: StoredValue<String>,
+    renditions: StoredValue<Vec<Rendition>>,
+    selected: RwSignal<usize>,
+    /// Media time of the last report, and the latest time and duration seen.
+    last_reported: StoredValue<f64>,
+    last_seen: StoredValue<(f64, f64)>,
+}
+
+impl Reports {
+    fn new(film_id: String, renditions: Vec<Rendition>) -> Self {
+        Self {
+            video: NodeRef::new(),
+            film: StoredValue::new(film_id),
+            renditions: StoredValue::new(renditions),
+            selected: RwSignal::new(0),
+            last_reported: StoredValue::new(-1.0),
+            last_seen: StoredValue::new((0.0, 0.0)),
+        }
+    }
+
+    fn quality(self) -> Option<String> {
+        self.renditions
+            .with_value(|r| r.get(self.selected.get_untracked()).map(quality_label))
+    }
+
+    /// The element's time and duration (seconds; 0 while the duration is unknown).
+    fn snapshot(self) -> Option<(f64, f64)> {
+        self.video.get_untracked().map(|v| {
+            let duration = v.duration();
+            let duration = if duration.is_finite() { duration } else { 0.0 };
+            (v.current_time(), duration)
+        })
+    }
+
+    fn send(self, kind: &'static str) {
+        let Some((position, duration)) = self.snapshot() else {
+            return;
+        };
+        self.last_reported.set_value(position);
+        self.last_seen.set_value((position, duration));
+        let film_id = self.film.get_value();
+        let quality = self.quality();
+        leptos::task::spawn_local(async move {
+            // A lost report only costs a few seconds of "where I stopped"; the next one fixes it.
+            let _ = record_playback(film_id, kind.to_owned(), position, duration, quality).await;
+        });
+    }
+
+    /// On each time update: the first report comes a second in, so even a short look is
+    /// remembered; then about every 10 s while playing.
+    fn progress(self) {
+        let Some((position, duration)) = self.snapshot() else {
+            return;
+        };
+        self.last_seen.set_value((position, duration));
+        let playing = self.video.get_untracked().is_some_and(|v| !v.paused());
+        let reported = self.last_reported.get_value();
+        let first = reported < 1.0 && position >= 1.0;
+        if playing && (first || (position - reported).abs() >= PROGRESS_EVERY_SECS) {
+            self.send("progress");
+        }
+    }
+
+    /// The last position, sent with `navigator.sendBeacon` as the page goes away.
+    fn beacon(self) {
+        let (Some((position, duration)), Some(reported), Some(film_id)) = (
+            self.last_seen.try_get_value(),
+            self.last_reported.try_get_value(),
+            self.film.try_get_value(),
+        ) else {
+            return;
+        };
+        if position <= 0.0 || (position - reported).abs() < 0.25 {
+            return;
+        }
+        let _ = self.last_reported.try_set_value(position);
+        if let Ok(params) = web_sys::UrlSearchParams::new() {
+            params.append("film_id", &film_id);
+            params.append("kind", "progress");
+            params.append("position", &position.to_string());
+            params.append("duration", &duration.to_string());
+            let _ = window()
+                .navigator()
+                .send_beacon_with_opt_url_search_params("/api/playback/event", Some(&params));
+        }
+    }
+}
+
+/// "▶ Continue from 12:34" when the viewer stopped partway.
+#[component]
+fn ContinueButton(
+    resume: Resource<Result<Option<Resume>, AppError>>,
+    video: NodeRef<leptos::html::Video>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let continue_from = move |position_ms: i64| {
+        if let Some(v) = video.get_untracked() {
+            v.set_current_time(position_ms as f64 / 1000.0);
+            let _ = v.play();
+        }
+    };
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                resume
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(Resume::resumable)
+                    .map(|r| {
+                        let time = clock(r.position_ms);
+                        view! {
+                            <button
+                                type="button"
+                                class="primary continue"
+                                on:click=move |_| continue_from(r.position_ms)
+                            >
+                                "▶ "
+                                {t!(i18n, continue_from, time = move || time.clone())}
+                            </button>
+                        }
+                    })
+            })}
+        </Suspense>
+    }
+}
+
+/// The quality list, when there is more than one rendition; a switch keeps the place (and
+/// playing) through `restore`.
+#[component]
+fn QualityPicker(report: Reports, restore: StoredValue<Option<(f64, bool)>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let selected = report.selected;
+    let choose = move |ev: leptos::ev::Event| {
+        let Ok(index) = event_target_value(&ev).parse::<usize>() else {
+            return;
+        };
+        if let Some(v) = report.video.get_untracked() {
+            restore.set_value(Some((v.current_time(), !v.paused())));
+        }
+        selected.set(index);
+    };
+    let many = report.renditions.with_value(|r| r.len() > 1);
+    many.then(|| {
+        view! {
+            <label for="quality">{t!(i18n, quality)}</label>
+            <select id="quality" on:change=choose>
+                {report
+                    .renditions
+                    .get_value()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        view! {
+                            <option value=i.to_string() selected=move || selected.get() == i>
+                                {quality_label(r)}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        }
+    })
 }
 
 /// Home's "Continue watching" row (nothing for a guest or when there is nothing to continue).
@@ -365,7 +417,7 @@ pub fn WatchedPage() -> impl IntoView {
                                 .into_any()
                         }
                         Err(error) => {
-                            view! { <p class="error" role="alert"><ErrorMessage error /></p> }.into_any()
+                            view! { <Alert error /> }.into_any()
                         }
                     }
                 })}

@@ -2,13 +2,12 @@
 
 use super::domain::{PlayerEvent, RESUME_MIN_MS};
 use super::{ContinueItem, Resume};
-use crate::accounts::ssr::{current_user, require_user, state};
-use crate::catalog::ssr::{card, CARD_COLUMNS};
+use crate::accounts::session::{current_user, require_user};
+use crate::catalog::ssr::{CardRow, CARD_COLUMNS};
 use crate::catalog::FilmCard;
-use crate::db::now_ms;
-use crate::error::AppError;
-use crate::opinions::ssr::missing_film_is_not_found;
-use sqlx::Row;
+use crate::context::{config, db};
+use crate::dates::now_ms;
+use crate::error::{AppError, OnConstraint};
 
 /// The cookie that tells one guest's player events from another's (no account, no name).
 pub const ANON_COOKIE: &str = "kino_anon";
@@ -30,7 +29,7 @@ fn anonymous_id() -> String {
         return id.to_string();
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let secure = if state().config.public_url.starts_with("https://") {
+    let secure = if config().public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -46,6 +45,31 @@ fn anonymous_id() -> String {
     id
 }
 
+/// Where a user stopped in a film: the `watch_progress` columns every reader of it selects.
+#[derive(Debug, sqlx::FromRow)]
+struct PlaybackRow {
+    position_ms: i64,
+    /// 0 while unknown.
+    duration_ms: i64,
+}
+
+/// "Resume": the position, and whether the film was ever watched to the end.
+#[derive(Debug, sqlx::FromRow)]
+struct ResumeRow {
+    #[sqlx(flatten)]
+    playback: PlaybackRow,
+    watched_at: Option<i64>,
+}
+
+/// "Continue watching": the film's card and where the user stopped.
+#[derive(Debug, sqlx::FromRow)]
+struct ContinueRow {
+    #[sqlx(flatten)]
+    film: CardRow,
+    #[sqlx(flatten)]
+    playback: PlaybackRow,
+}
+
 fn use_context_parts() -> Option<http::request::Parts> {
     leptos::prelude::use_context::<http::request::Parts>()
 }
@@ -58,7 +82,7 @@ pub async fn record(film_id: &str, event: PlayerEvent) -> Result<(), AppError> {
         Some(_) => None,
         None => Some(anonymous_id()),
     };
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO player_events (id, film_id, user_id, anon_id, kind, position_ms, \
@@ -75,7 +99,7 @@ pub async fn record(film_id: &str, event: PlayerEvent) -> Result<(), AppError> {
     .bind(now)
     .execute(pool)
     .await
-    .map_err(missing_film_is_not_found)?;
+    .on_missing_ref(AppError::NotFound)?;
 
     let Some(user) = user else { return Ok(()) };
     if !event.kind.moves_position() {
@@ -109,21 +133,19 @@ pub async fn resume(film_id: &str) -> Result<Option<Resume>, AppError> {
     let Some(user) = current_user().await? else {
         return Ok(None);
     };
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, ResumeRow>(
         "SELECT position_ms, duration_ms, watched_at FROM watch_progress \
          WHERE user_id = $1 AND film_id = $2",
     )
     .bind(&user.id)
     .bind(film_id)
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let resume = Resume {
-        position_ms: row.try_get("position_ms")?,
-        duration_ms: row.try_get("duration_ms")?,
-        watched: row.try_get::<Option<i64>, _>("watched_at")?.is_some(),
-    };
-    Ok(Some(resume))
+    Ok(row.map(|row| Resume {
+        position_ms: row.playback.position_ms,
+        duration_ms: row.playback.duration_ms,
+        watched: row.watched_at.is_some(),
+    }))
 }
 
 /// Films the user started and has not finished, most recently watched first.
@@ -131,7 +153,7 @@ pub async fn continue_watching() -> Result<Vec<ContinueItem>, AppError> {
     let Some(user) = current_user().await? else {
         return Ok(Vec::new());
     };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, ContinueRow>(&format!(
         "SELECT {CARD_COLUMNS}, p.position_ms, p.duration_ms \
          FROM watch_progress p JOIN films f ON f.id = p.film_id \
          WHERE p.user_id = $1 AND p.position_ms >= $2 \
@@ -140,30 +162,28 @@ pub async fn continue_watching() -> Result<Vec<ContinueItem>, AppError> {
     ))
     .bind(&user.id)
     .bind(RESUME_MIN_MS)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ContinueItem {
-                film: card(row)?,
-                position_ms: row.try_get("position_ms")?,
-                duration_ms: row.try_get("duration_ms")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| ContinueItem {
+            film: row.film.into(),
+            position_ms: row.playback.position_ms,
+            duration_ms: row.playback.duration_ms,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(AppError::from)
+        .collect())
 }
 
 /// Films the user has watched, most recent first.
 pub async fn watched() -> Result<Vec<FilmCard>, AppError> {
     let user = require_user().await?;
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, CardRow>(&format!(
         "SELECT {CARD_COLUMNS} FROM watch_progress p JOIN films f ON f.id = p.film_id \
          WHERE p.user_id = $1 AND p.watched_at IS NOT NULL \
          ORDER BY p.watched_at DESC, f.id"
     ))
     .bind(&user.id)
-    .fetch_all(&state().db.pool)
+    .fetch_all(&db().pool)
     .await?;
-    Ok(rows.iter().map(card).collect::<Result<_, _>>()?)
+    Ok(rows.into_iter().map(FilmCard::from).collect())
 }

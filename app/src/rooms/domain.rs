@@ -1,7 +1,7 @@
 //! Rooms: the rules that need no database — names, limits, passwords, keys, schedules, phases.
 
+use crate::codes::is_code_of;
 use crate::error::{AppError, Invalid};
-use crate::friends::domain::CODE_ALPHABET;
 use serde::{Deserialize, Serialize};
 
 /// Participant limits: the default, and the bounds an owner may choose within.
@@ -60,7 +60,7 @@ pub fn starts_at(raw: Option<i64>, now: i64) -> Result<Option<i64>, AppError> {
 }
 
 pub fn is_key(s: &str) -> bool {
-    s.len() == KEY_LEN && s.bytes().all(|b| CODE_ALPHABET.contains(&b))
+    is_code_of(s, KEY_LEN)
 }
 
 /// The access key in a link's fragment (`#k=<key>`, possibly among other `&`-separated parts).
@@ -193,7 +193,7 @@ pub fn linkify(text: &str) -> Vec<Piece> {
 pub fn shown_names<'a>(
     people: impl IntoIterator<Item = (&'a str, &'a str, &'a str)> + Clone,
 ) -> std::collections::HashMap<String, String> {
-    use crate::catalog::domain::fold;
+    use crate::text::fold;
     let mut uses = std::collections::HashMap::<String, usize>::new();
     for (_, name, _) in people.clone() {
         *uses.entry(fold(name)).or_default() += 1;

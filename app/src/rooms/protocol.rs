@@ -81,6 +81,8 @@ pub enum ProtoError {
     RateLimited,
     /// The room has ended: it is read-only.
     RoomEnded,
+    /// The server could not do that just now (its database failed): nothing changed; try again.
+    Unavailable,
 }
 
 impl ClientMsg {
@@ -380,5 +382,15 @@ mod tests {
         );
         let huge = "x".repeat(MAX_FRAME_BYTES + 1);
         assert_eq!(ClientMsg::parse(&huge), Err(TooLarge));
+    }
+
+    #[test]
+    fn a_server_failure_has_its_own_wire_code() {
+        let msg = ServerMsg::Error {
+            error: ProtoError::Unavailable,
+        };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert_eq!(json, r#"{"t":"error","error":"unavailable"}"#);
+        assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg);
     }
 }

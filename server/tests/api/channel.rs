@@ -2,9 +2,8 @@
 //! across a dropped connection, late joiners, malformed frames, locked controls, chat limits — on
 //! SQLite or (with KINO_TEST_POSTGRES_URL) PostgreSQL.
 
-use crate::common::{browser, json_of, set_cookie, spawn_app, TestApp, PASSWORD};
+use crate::common::{json_of, signed_in, spawn_app, Person, TestApp};
 use futures::{SinkExt, StreamExt};
-use reqwest::Client;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -15,30 +14,8 @@ type Ws =
 
 const FILM: &str = "metropolis-1927";
 
-/// Someone signed in: their browser and session cookie.
-struct Person {
-    client: Client,
-    cookie: String,
-}
-
 async fn person(app: &TestApp, username: &str) -> Person {
-    let client = browser();
-    let res = app
-        .call_as(
-            &client,
-            "register",
-            &[
-                ("username", username),
-                ("display_name", username),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    let (value, _) = set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session cookie");
-    Person {
-        client,
-        cookie: format!("{}={value}", kino_server::SESSION_COOKIE),
-    }
+    signed_in(app, username, username).await
 }
 
 /// A public room owned by `owner` that everyone in `others` has joined.

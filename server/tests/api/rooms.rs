@@ -5,7 +5,8 @@
 use crate::common::{
     befriend, browser, create, error_of, json_of, person, spawn_app, TestApp, PASSWORD,
 };
-use app::db::{now_ms, Db};
+use app::dates::now_ms;
+use app::db::Db;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -632,15 +633,15 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
         json!(1),
         "the invitation"
     );
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, now)
         .await
         .unwrap();
     assert_eq!(report.started, 0);
-    let report = app::rooms::ssr::maintain(&db, grace, retention, later + 1)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, later + 1)
         .await
         .unwrap();
     assert_eq!(report.started, 1);
-    app::rooms::ssr::maintain(&db, grace, retention, later + 2)
+    app::rooms::lifecycle::maintain(&db, grace, retention, later + 2)
         .await
         .unwrap();
     assert_eq!(
@@ -667,7 +668,7 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, now)
         .await
         .unwrap();
     assert_eq!(report.finished, 1, "only the room that played past the end");
@@ -695,7 +696,7 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
             .await
             .unwrap();
     }
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, now)
         .await
         .unwrap();
     assert_eq!(report.ended, 1);
@@ -743,14 +744,14 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
     )
     .await;
     assert!(before.iter().all(|&n| n > 0), "{before:?}");
-    let report = app::rooms::ssr::maintain(&db, grace, None, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, None, now)
         .await
         .unwrap();
     assert_eq!(
         report.purged, 0,
         "no retention configured: everything is kept"
     );
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, now)
         .await
         .unwrap();
     assert_eq!(report.purged, 1);
@@ -765,7 +766,7 @@ async fn the_lifecycle_job_starts_ends_and_forgets_exactly_what_it_should() {
     assert_eq!(room["Member"]["purged"], true);
     assert_eq!(room["Member"]["film"]["id"], FILM);
     assert_eq!(room["Member"]["members"].as_array().unwrap().len(), 1);
-    let report = app::rooms::ssr::maintain(&db, grace, retention, now)
+    let report = app::rooms::lifecycle::maintain(&db, grace, retention, now)
         .await
         .unwrap();
     assert_eq!(report.purged, 0, "idempotent");

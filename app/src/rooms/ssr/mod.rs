@@ -5,24 +5,32 @@
 //! room becomes a member by opening it; anyone else sees only what a link preview needs — and of a
 //! private room not even that: no film, no name, no people.
 
-use super::channel::{append, write_event, RoomUpdate};
+use super::channel::{write_event, Parts, RoomUpdate};
 use super::domain::{self, Phase, KEY_LEN};
 use super::protocol::EventKind;
 use super::{Member, RoomAccess, RoomLists, RoomPreview, RoomSummary, RoomView};
-use crate::accounts::ssr::{current_user, hash_secret, require_user, state, verify_password};
+use crate::accounts::hashing::{hash_secret, verify_password};
+use crate::accounts::session::{client_addr, current_user, require_user};
 use crate::accounts::User;
 use crate::catalog::ssr::{card, share_image, CARD_COLUMNS};
-use crate::db::{flag, now_ms, Db};
-use crate::error::{on_unique_violation, AppError, Invalid};
-use crate::friends::domain::{is_code, presence, CODE_ALPHABET};
-use crate::friends::ssr::{are_friends, new_code, notify_room_invite};
+use crate::codes::{is_code, new_code, random_code};
+use crate::context::{config, db};
+use crate::dates::now_ms;
+use crate::db::flag;
+use crate::error::{AppError, Invalid, OnConstraint};
+use crate::friends::domain::presence;
+use crate::friends::ssr::friends_among;
 use crate::friends::Person;
-use crate::opinions::ssr::missing_film_is_not_found;
-use rand::Rng;
+use crate::notifications::ssr::notify;
+use crate::notifications::NotificationKind;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// How many friends one "Start session" may invite (the largest limit less its owner).
+mod owner;
+
+pub use owner::{end, lock_controls, new_link, remove, rename};
+
 pub const MAX_INVITED: usize = (domain::MAX_LIMIT - 1) as usize;
 
 /// What "Create room" / "Start session" asks for.
@@ -36,15 +44,8 @@ pub struct NewRoom<'a> {
     pub max_participants: Option<i64>,
 }
 
-fn new_key() -> String {
-    let mut rng = rand::thread_rng();
-    (0..KEY_LEN)
-        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
-        .collect()
-}
-
 fn room_url(code: &str) -> String {
-    format!("{}/r/{code}", state().config.public_url)
+    format!("{}/r/{code}", config().public_url)
 }
 
 /// Creates a room for a film owned by the signed-in user, invites the chosen friends (each must
@@ -66,12 +67,10 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     if invited.len() > MAX_INVITED || invited.len() as i64 >= max_participants {
         return Err(AppError::Invalid(Invalid::ParticipantLimit));
     }
-    for friend in &invited {
-        if !are_friends(&me.id, friend).await? {
-            return Err(AppError::Invalid(Invalid::NotAFriend));
-        }
+    if friends_among(&me.id, &invited).await? != invited.len() {
+        return Err(AppError::Invalid(Invalid::NotAFriend));
     }
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let russian =
         leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>() == crate::i18n::Locale::ru;
     let title: String = sqlx::query("SELECT title_en, title_ru FROM films WHERE id = $1")
@@ -84,7 +83,7 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         Some(p) => Some(hash_secret(p).await?),
         None => None,
     };
-    let access_key = new.private.then(new_key);
+    let access_key = new.private.then(|| random_code(KEY_LEN));
     let room_id = uuid::Uuid::new_v4().to_string();
     let mut tx = pool.begin().await?;
     // A clash of 10 random characters is all but impossible; retry a few times all the same.
@@ -108,7 +107,7 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         .bind(starts_at)
         .execute(&mut *tx)
         .await
-        .map_err(missing_film_is_not_found)?
+        .on_missing_ref(AppError::NotFound)?
         .rows_affected();
         if inserted == 1 {
             break;
@@ -137,13 +136,17 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         .bind(&me.id)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| on_unique_violation(e, AppError::Internal))?;
+        .await?;
+        notify(
+            &mut *tx,
+            friend,
+            NotificationKind::RoomInvite,
+            &me.id,
+            Some(&room_id),
+        )
+        .await?;
     }
     tx.commit().await?;
-    for friend in &invited {
-        notify_room_invite(friend, &me.id, &room_id).await?;
-    }
     Ok(code)
 }
 
@@ -181,7 +184,7 @@ async fn room_by_code(code: &str) -> Result<Room, AppError> {
          FROM rooms WHERE code = $1",
     )
     .bind(code)
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?
     .ok_or(AppError::NotFound)?;
     Ok(Room {
@@ -217,7 +220,7 @@ async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
     )
     .bind(room_id)
     .bind(user_id)
-    .fetch_optional(&state().db.pool)
+    .fetch_optional(&db().pool)
     .await?;
     Ok(match row {
         None => Standing::Stranger,
@@ -233,7 +236,7 @@ async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
 /// under the room's lock, so two people cannot both take the last seat.
 async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
     let now = now_ms();
-    let mut tx = state().db.pool.begin().await?;
+    let mut tx = db().pool.begin().await?;
     // An update that changes nothing still locks the room's row (PostgreSQL) or takes the
     // write lock (SQLite): the seats counted next cannot change under this transaction.
     sqlx::query("UPDATE rooms SET last_seq = last_seq WHERE id = $1")
@@ -264,7 +267,7 @@ async fn join(room: &Room, user_id: &str) -> Result<(), AppError> {
 async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
     let now = now_ms();
     let (film, owner) = if reveal {
-        let pool = &state().db.pool;
+        let pool = &db().pool;
         let film = sqlx::query(&format!(
             "SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"
         ))
@@ -297,7 +300,7 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
 
 /// The whole room, for a member.
 async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let now = now_ms();
     let details = crate::catalog::ssr::film(&room.film_id).await?;
     let rows = sqlx::query(
@@ -378,7 +381,7 @@ pub async fn open(code: &str) -> Result<RoomAccess, AppError> {
         Standing::Invited | Standing::Stranger => {}
     }
     if is_page_load() {
-        let taken = seats_taken(&state().db.pool, &room.id, &me.id).await?;
+        let taken = seats_taken(&db().pool, &room.id, &me.id).await?;
         if taken >= room.max_participants {
             return Err(AppError::RoomFull {
                 max: room.max_participants,
@@ -445,21 +448,18 @@ pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Res
     if key.is_none() && password.is_none() {
         return Err(AppError::WrongRoomPassword);
     }
-    let state = state();
-    let limits = &state.config.limits;
-    let client = crate::accounts::ssr::client_addr().await;
+    let (db, config) = (db(), config());
+    let limits = &config.limits;
+    let client = client_addr().await;
     let per_person = limits
         .room_password_per_person
-        .take(&state.db, &format!("{}\n{}", me.id, room.id))
+        .take(&db, &format!("{}\n{}", me.id, room.id))
         .await?;
     let per_client = limits
         .room_password_per_client
-        .take(&state.db, &format!("{client}\n{}", room.id))
+        .take(&db, &format!("{client}\n{}", room.id))
         .await?;
-    let per_room = limits
-        .room_password_per_room
-        .take(&state.db, &room.id)
-        .await?;
+    let per_room = limits.room_password_per_room.take(&db, &room.id).await?;
     let admitted = match password {
         Some(p)
             if p.chars().count() <= domain::PASSWORD_MAX_CHARS && room.password_hash.is_some() =>
@@ -472,116 +472,9 @@ pub async fn enter(code: &str, password: Option<&str>, key: Option<&str>) -> Res
         return Err(AppError::WrongRoomPassword);
     }
     for attempt in [per_person, per_client, per_room] {
-        attempt.give_back(&state.db).await?;
+        attempt.give_back(&db).await?;
     }
     join(&room, &me.id).await
-}
-
-/// The room, for its owner to change; `Forbidden` for other members, `NotFound` for anyone who
-/// may not see it, `RoomEnded` once it has ended.
-async fn owned(code: &str) -> Result<(Room, User), AppError> {
-    let me = require_user().await?;
-    let room = room_by_code(code).await?;
-    if room.owner_id != me.id {
-        return Err(match standing(&room.id, &me.id).await? {
-            Standing::Joined | Standing::Invited => AppError::Forbidden,
-            _ if !room.private => AppError::Forbidden,
-            _ => AppError::NotFound,
-        });
-    }
-    if room.ended_at.is_some() {
-        return Err(AppError::RoomEnded);
-    }
-    Ok((room, me))
-}
-
-/// Writes the owner's change as the room's next event (with the change itself, in one
-/// transaction) and tells everyone connected.
-async fn owner_change(
-    room: &Room,
-    me: &User,
-    kind: EventKind,
-    update: RoomUpdate,
-) -> Result<(), AppError> {
-    write_event(&state(), &room.id, Some(me), kind, None, Some(update)).await?;
-    Ok(())
-}
-
-pub async fn rename(code: &str, name: &str) -> Result<String, AppError> {
-    let name = domain::room_name(name)?;
-    let (room, me) = owned(code).await?;
-    owner_change(
-        &room,
-        &me,
-        EventKind::Rename { name: name.clone() },
-        RoomUpdate::Name(name.clone()),
-    )
-    .await?;
-    Ok(name)
-}
-
-pub async fn lock_controls(code: &str, locked: bool) -> Result<bool, AppError> {
-    let (room, me) = owned(code).await?;
-    owner_change(
-        &room,
-        &me,
-        EventKind::Controls { locked },
-        RoomUpdate::ControlsLocked(locked),
-    )
-    .await?;
-    Ok(locked)
-}
-
-/// Takes a participant out of the room; the link no longer lets them back in.
-pub async fn remove(code: &str, user_id: &str) -> Result<(), AppError> {
-    let (room, me) = owned(code).await?;
-    if user_id == me.id {
-        return Err(AppError::Invalid(Invalid::SelfRemove));
-    }
-    if matches!(
-        standing(&room.id, user_id).await?,
-        Standing::Stranger | Standing::Removed
-    ) {
-        return Err(AppError::NotFound);
-    }
-    let update = RoomUpdate::Removed {
-        user: user_id.to_owned(),
-        at: now_ms(),
-    };
-    let kind = EventKind::Remove {
-        user: user_id.to_owned(),
-    };
-    owner_change(&room, &me, kind, update).await
-}
-
-/// "New link": a private room gets a new key (the old link stops admitting anyone) and, when one
-/// is given, a new password. People already in the room stay; someone removed who kept the old
-/// link or password cannot come back with another account. The new key link.
-pub async fn new_link(code: &str, password: Option<&str>) -> Result<String, AppError> {
-    let (room, _) = owned(code).await?;
-    if room.ended_at.is_some() {
-        return Err(AppError::RoomEnded);
-    }
-    if !room.private {
-        return Err(AppError::Forbidden);
-    }
-    let hash = match domain::room_password(password)? {
-        Some(p) => Some(hash_secret(p).await?),
-        None => room.password_hash.clone(),
-    };
-    let key = new_key();
-    sqlx::query("UPDATE rooms SET access_key = $1, password_hash = $2 WHERE id = $3")
-        .bind(&key)
-        .bind(hash)
-        .bind(&room.id)
-        .execute(&state().db.pool)
-        .await?;
-    Ok(format!("{}#k={key}", room_url(&room.code)))
-}
-
-pub async fn end(code: &str) -> Result<(), AppError> {
-    let (room, me) = owned(code).await?;
-    owner_change(&room, &me, EventKind::End, RoomUpdate::Ended(now_ms())).await
 }
 
 const SUMMARY_COLUMNS: &str =
@@ -615,7 +508,7 @@ fn summary(
 /// invited, newest first, ended ones included for a while).
 pub async fn home() -> Result<RoomLists, AppError> {
     let me = current_user().await?;
-    let pool = &state().db.pool;
+    let pool = &db().pool;
     let now = now_ms();
     let film_columns = CARD_COLUMNS;
     let public = sqlx::query(&format!(
@@ -649,261 +542,4 @@ pub async fn home() -> Result<RoomLists, AppError> {
         None => Vec::new(),
     };
     Ok(RoomLists { public, mine })
-}
-
-/// `GET /r/<code>/calendar.ics`: the scheduled session as a calendar event with the room link —
-/// for members only (of a public room, for anyone signed in).
-pub async fn calendar(
-    axum::extract::State(app): axum::extract::State<crate::state::AppState>,
-    session: tower_sessions::Session,
-    axum::extract::Path(code): axum::extract::Path<String>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match calendar_file(&app, &session, &code).await {
-        Ok(ics) => (
-            [
-                (
-                    http::header::CONTENT_TYPE,
-                    "text/calendar; charset=utf-8".to_owned(),
-                ),
-                (
-                    http::header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"kino-{code}.ics\""),
-                ),
-            ],
-            ics,
-        )
-            .into_response(),
-        Err(e) => (
-            http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::NOT_FOUND),
-            e.to_string(),
-        )
-            .into_response(),
-    }
-}
-
-async fn calendar_file(
-    app: &crate::state::AppState,
-    session: &tower_sessions::Session,
-    code: &str,
-) -> Result<String, AppError> {
-    use icalendar::{Calendar, Component, EventLike};
-    if !is_code(code) {
-        return Err(AppError::NotFound);
-    }
-    let user = crate::accounts::ssr::signed_in_user_id(&app.db, session)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
-    let row = sqlx::query(
-        "SELECT r.id, r.name, r.is_private, r.starts_at, r.created_at, f.duration_secs, \
-                f.title_en, f.title_ru, m.joined_at, m.removed_at, m.user_id AS member \
-         FROM rooms r JOIN films f ON f.id = r.film_id \
-         LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = $2 \
-         WHERE r.code = $1",
-    )
-    .bind(code)
-    .bind(&user)
-    .fetch_optional(&app.db.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let member = row.try_get::<Option<String>, _>("member")?.is_some()
-        && row.try_get::<Option<i64>, _>("removed_at")?.is_none();
-    if !member && flag(&row, "is_private")? {
-        return Err(AppError::NotFound);
-    }
-    let start_ms = row
-        .try_get::<Option<i64>, _>("starts_at")?
-        .unwrap_or(row.try_get("created_at")?);
-    let duration_ms = row.try_get::<i64, _>("duration_secs")?.max(60) * 1000;
-    let start = chrono::DateTime::from_timestamp_millis(start_ms).ok_or(AppError::Internal)?;
-    let end = chrono::DateTime::from_timestamp_millis(start_ms + duration_ms)
-        .ok_or(AppError::Internal)?;
-    let url = format!("{}/r/{code}", app.config.public_url);
-    let name: String = row.try_get("name")?;
-    let room_id: String = row.try_get("id")?;
-    let event = icalendar::Event::new()
-        .uid(&format!("{room_id}@kino"))
-        .summary(&format!("Кино вместе: {name}"))
-        .description(&format!(
-            "{} / {}\n{url}",
-            row.try_get::<String, _>("title_ru")?,
-            row.try_get::<String, _>("title_en")?
-        ))
-        .url(&url)
-        .location(&url)
-        .starts(start)
-        .ends(end)
-        .done();
-    Ok(Calendar::new().name("Kino").push(event).done().to_string())
-}
-
-/// What one run of the lifecycle job did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Maintenance {
-    /// Scheduled rooms whose invitees were told they began.
-    pub started: u64,
-    /// Rooms whose film reached its end.
-    pub finished: u64,
-    /// Rooms ended after their grace period.
-    pub ended: u64,
-    /// Ended rooms whose chat and events were deleted.
-    pub purged: u64,
-}
-
-/// The periodic lifecycle job (the server runs it every half minute): tells invitees when a
-/// scheduled session begins, ends finished rooms nobody has been in for `grace`, and deletes the
-/// chat and events of rooms ended longer ago than `retention`. Each step is idempotent.
-pub async fn maintain(
-    db: &Db,
-    grace: std::time::Duration,
-    retention: Option<std::time::Duration>,
-    now: i64,
-) -> Result<Maintenance, sqlx::Error> {
-    let mut report = Maintenance::default();
-    let pool = &db.pool;
-
-    let due = sqlx::query(
-        "SELECT id, owner_id FROM rooms \
-         WHERE starts_at IS NOT NULL AND starts_at <= $1 AND start_notified_at IS NULL \
-           AND ended_at IS NULL",
-    )
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
-    for row in &due {
-        let room_id: String = row.try_get("id")?;
-        let owner_id: String = row.try_get("owner_id")?;
-        let mut tx = pool.begin().await?;
-        // Claim the room first, so that two nodes running the job notify once.
-        let claimed = sqlx::query(
-            "UPDATE rooms SET start_notified_at = $1 WHERE id = $2 AND start_notified_at IS NULL",
-        )
-        .bind(now)
-        .bind(&room_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 1 {
-            let invitees = sqlx::query(
-                "SELECT user_id FROM room_members \
-                 WHERE room_id = $1 AND user_id <> $2 AND removed_at IS NULL",
-            )
-            .bind(&room_id)
-            .bind(&owner_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            for invitee in &invitees {
-                sqlx::query(
-                    "INSERT INTO notifications (id, user_id, kind, actor_id, room_id, created_at) \
-                     VALUES ($1, $2, 'room_starting', $3, $4, $5)",
-                )
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(invitee.try_get::<String, _>("user_id")?)
-                .bind(&owner_id)
-                .bind(&room_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            report.started += 1;
-        }
-        tx.commit().await?;
-    }
-
-    // A film has finished when the room's position (as the channel ordered it) reaches its end.
-    let running = sqlx::query(
-        "SELECT r.id, r.paused, r.position_ms, r.anchor_ms, r.rate, f.duration_secs \
-         FROM rooms r JOIN films f ON f.id = r.film_id \
-         WHERE r.ended_at IS NULL AND r.finished_at IS NULL AND r.last_seq > 0",
-    )
-    .fetch_all(pool)
-    .await?;
-    for row in &running {
-        let playback = crate::sync::Playback {
-            paused: flag(row, "paused")?,
-            position: row.try_get::<i64, _>("position_ms")? as f64,
-            anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
-            rate: row.try_get("rate")?,
-        };
-        let duration_ms = row.try_get::<i64, _>("duration_secs")? * 1000;
-        if duration_ms > 0 && playback.expected(now as f64) >= duration_ms as f64 {
-            sqlx::query("UPDATE rooms SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL")
-                .bind(now)
-                .bind(row.try_get::<String, _>("id")?)
-                .execute(pool)
-                .await?;
-            report.finished += 1;
-        }
-    }
-
-    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-    let finished = sqlx::query(
-        "SELECT id, finished_at, last_active_at FROM rooms \
-         WHERE ended_at IS NULL AND finished_at IS NOT NULL",
-    )
-    .fetch_all(pool)
-    .await?;
-    for row in &finished {
-        if domain::grace_expired(
-            row.try_get("finished_at")?,
-            row.try_get("last_active_at")?,
-            grace_ms,
-            now,
-        ) {
-            let room_id: String = row.try_get("id")?;
-            let mut tx = pool.begin().await?;
-            append(&mut tx, &room_id, &EventKind::End, None, None, now).await?;
-            report.ended +=
-                sqlx::query("UPDATE rooms SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-                    .bind(now)
-                    .bind(&room_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            tx.commit().await?;
-        }
-    }
-
-    if let Some(retention) = retention {
-        let cutoff = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM room_events WHERE room_id IN \
-             (SELECT id FROM rooms WHERE ended_at IS NOT NULL AND ended_at < $1)",
-        )
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await?;
-        report.purged = sqlx::query(
-            "UPDATE rooms SET purged_at = $1 \
-             WHERE ended_at IS NOT NULL AND ended_at < $2 AND purged_at IS NULL",
-        )
-        .bind(now)
-        .bind(cutoff)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-    }
-    Ok(report)
-}
-
-/// Runs `maintain` every `every` until the process ends; a failed run is logged and retried.
-pub async fn run_maintenance(
-    db: Db,
-    grace: std::time::Duration,
-    retention: Option<std::time::Duration>,
-    every: std::time::Duration,
-) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        ticks.tick().await;
-        match maintain(&db, grace, retention, now_ms()).await {
-            Ok(report) if report != Maintenance::default() => {
-                tracing::info!(?report, "room lifecycle")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "room lifecycle job failed"),
-        }
-    }
 }

@@ -1,0 +1,73 @@
+//! The settings the app itself needs (the server's flags carry the rest). Base layer.
+
+use crate::ratelimit::Budget;
+use std::time::Duration;
+
+/// Settings the app itself needs (the server's flags carry the rest).
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Used to build share links, e.g. `https://kino.example.org`.
+    pub public_url: String,
+    /// Attempt budgets (`ratelimit`): logins, room passwords, registrations.
+    pub limits: Limits,
+    /// Chat messages and reactions per person and room: the average rate and the burst.
+    pub chat_per_second: f64,
+    pub chat_burst: f64,
+    /// How long a room waits for a participant whose video stalls (zero: never waits).
+    pub buffer_wait: Duration,
+    /// Passwords hashed at once (each takes 19 MiB), and how many more may wait for a turn
+    /// before the server answers 503.
+    pub hashing_threads: usize,
+    pub hashing_queue: usize,
+}
+
+/// The attempt budgets. A client is an address (the proxy's client, with `--trusted-proxy`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Logins for one account from one client: guessing is slow, and nobody else is locked out.
+    pub login_per_account_and_client: Budget,
+    /// Logins for one account from anywhere: the slower backstop against guessing from many
+    /// addresses.
+    pub login_per_account: Budget,
+    /// Logins from one client, whatever the account.
+    pub login_per_client: Budget,
+    /// Room passwords one person may try on one room.
+    pub room_password_per_person: Budget,
+    /// Room passwords one client may try on one room (throwaway accounts share their address).
+    pub room_password_per_client: Budget,
+    /// Room passwords everyone together may try on one room (a generous backstop).
+    pub room_password_per_room: Budget,
+    /// New accounts from one client, and from everyone.
+    pub register_per_client: Budget,
+    pub register_overall: Budget,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        Self {
+            login_per_account_and_client: Budget::new("login-ac", 5, MINUTE.saturating_mul(15)),
+            login_per_account: Budget::new("login-a", 50, MINUTE.saturating_mul(60)),
+            login_per_client: Budget::new("login-c", 30, MINUTE.saturating_mul(15)),
+            room_password_per_person: Budget::new("room-p", 5, MINUTE.saturating_mul(15)),
+            room_password_per_client: Budget::new("room-c", 20, MINUTE.saturating_mul(15)),
+            room_password_per_room: Budget::new("room", 200, MINUTE.saturating_mul(15)),
+            register_per_client: Budget::new("register-c", 20, MINUTE.saturating_mul(60)),
+            register_overall: Budget::new("register", 500, MINUTE.saturating_mul(60)),
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            limits: Limits::default(),
+            chat_per_second: 2.0,
+            chat_burst: 8.0,
+            buffer_wait: Duration::from_secs(10),
+            hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing_queue: 64,
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The room channel: `GET /ws/rooms/<code>`, one websocket per participant.
+//!
+//! Every change (playback commands, chat, reactions, joins and leaves, the owner's settings, the
+//! end) is written as the room's next event and only then broadcast. Three parts:
+//! - `hub`: this node's memory of its rooms — the broadcast to their sockets, who is connected,
+//!   the rate limits, sign-outs, and the decisions about holding playback for a stalled player;
+//! - `log`: the only writer of `room_events` (and of the room state an event changes), one path
+//!   from the room's lock to the broadcast;
+//! - `socket`: admitting a member and serving their connection.
+//!
+//! On one node a per-room lock around "write, commit, broadcast" makes the broadcast order the
+//! sequence order; a client that falls behind the broadcast buffer is resent what it missed from
+//! the database. A client says which sequence it saw last whenever it (re)connects and gets the
+//! state and everything after it.
+
+mod hub;
+mod log;
+mod socket;
+
+pub use hub::Hub;
+pub use log::{append, apply, end_room, write_control, write_event, LogError, RoomUpdate, Written};
+pub use socket::upgrade;
+
+use crate::accounts::session::SignOuts;
+use crate::config::AppConfig;
+use crate::db::Db;
+use std::sync::Arc;
+
+/// What the channel needs of the server: the database, this node's rooms, the settings and
+/// where ended sessions are announced. Axum handlers extract it from the server's state; server
+/// functions take it from their context (`Parts::from_context`).
+#[derive(Clone)]
+pub struct Parts {
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub config: Arc<AppConfig>,
+    pub sign_outs: SignOuts,
+}
+
+impl Parts {
+    pub fn from_context() -> Self {
+        use leptos::prelude::expect_context;
+        Self {
+            db: expect_context(),
+            hub: expect_context(),
+            config: expect_context(),
+            sign_outs: expect_context(),
+        }
+    }
+}
