@@ -7,10 +7,8 @@
 #   cargo make bench-fanout -- --database-url postgres://postgres@127.0.0.1:5432/test
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-tools.sh build
-export PATH="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}/binaryen/node_modules/.bin:$PATH"
 echo "==> building Kino (release); the first build takes several minutes"
-cargo leptos build --release --precompress --cargo-locked
+bash scripts/build.sh
 echo "==> building the load generator"
 cargo build --release --locked -p kino-bench --bin fanout
 target_dir="${CARGO_TARGET_DIR:-target}"

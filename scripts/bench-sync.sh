@@ -7,9 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh test
-export PATH="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}/binaryen/node_modules/.bin:$PATH"
 echo "==> building Kino (release); the first build takes several minutes"
-cargo leptos build --release --precompress --cargo-locked
+bash scripts/build.sh
 echo "==> building the driver"
 cargo build --release --locked -p kino-bench --bin sync
 target_dir="${CARGO_TARGET_DIR:-target}"

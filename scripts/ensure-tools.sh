@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Installs the build and test tools Kino needs, each only when the pinned version is missing.
-# Usage: scripts/ensure-tools.sh build   # wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt
+# Usage: scripts/ensure-tools.sh build   # the wasm32 target and wasm-opt (binaryen)
 #        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver and ffmpeg
-# Nothing here downloads a prebuilt binary: Rust tools come from crates.io, wasm-opt from the npm
-# registry (binaryen runs under Node), browsers and ffmpeg from the OS packages.
+# Nothing here downloads a prebuilt binary: wasm-opt comes from the npm registry (binaryen runs
+# under Node), browsers and ffmpeg from the OS packages. wasm-bindgen is a library inside
+# `cargo xtask` (xtask/), so there is no CLI to install, and no cargo-leptos.
 set -euo pipefail
 
-CARGO_LEPTOS_VERSION=0.3.10
-WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
 TOOLS_DIR="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}"
 
@@ -36,21 +35,6 @@ ensure_wasm_target() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown Rust target"
     rustup target add wasm32-unknown-unknown
-  fi
-}
-
-ensure_wasm_bindgen() {
-  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io (~3 min)"
-    # Not --locked: its own lockfile names a crate version the registry no longer has.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
-  fi
-}
-
-ensure_cargo_leptos() {
-  if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION from crates.io (~18 min the first time)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
   fi
 }
 
@@ -83,6 +67,4 @@ case "$mode" in
 esac
 ensure_wasm_target
 ensure_wasm_opt
-ensure_wasm_bindgen
-ensure_cargo_leptos
 say "tools ready"

@@ -3,10 +3,8 @@
 # Extra arguments go to the server, e.g. `cargo make start -- --listen 0.0.0.0:3000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-tools.sh build
-export PATH="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}/binaryen/node_modules/.bin:$PATH"
 echo "==> building Kino (release); the first build takes several minutes"
-cargo leptos build --release --precompress --cargo-locked
+bash scripts/build.sh
 mkdir -p data
 target_dir="${CARGO_TARGET_DIR:-target}"
 export KINO_SITE_ROOT="${KINO_SITE_ROOT:-target/site}"

@@ -15,7 +15,7 @@ step "rustfmt"
 cargo fmt --all --check
 
 step "clippy: server build (ssr), tests and benchmarks"
-cargo clippy --locked -p app -p kino -p end2end -p kino-bench --all-targets -- -D warnings
+cargo clippy --locked -p app -p kino -p end2end -p kino-bench -p xtask --all-targets -- -D warnings
 
 step "clippy: browser build (hydrate, wasm32)"
 cargo clippy --locked -p app -p frontend --target wasm32-unknown-unknown -- -D warnings
@@ -29,7 +29,7 @@ step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
 cargo test --locked -p app -p kino
 
 step "building the release app for the browser tests"
-cargo leptos build --release --precompress --cargo-locked
+bash scripts/build.sh
 
 step "browser tests (headless Chromium)"
 export KINO_BIN="${CARGO_TARGET_DIR:-target}/release/kino"
