@@ -2,6 +2,7 @@
 
 use crate::accounts::use_auth;
 use crate::i18n::*;
+use crate::links::with_next;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -12,6 +13,7 @@ pub fn Header() -> impl IntoView {
     let watchlist = crate::catalog::use_watchlist();
     let requests = expect_context::<crate::friends::FriendRequests>();
     let notifications = expect_context::<crate::notifications::Notifications>();
+    let back = back_here();
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
@@ -54,10 +56,15 @@ pub fn Header() -> impl IntoView {
                             _ => {
                                 view! {
                                     <div class="user-menu">
-                                        <A href="/login">{t!(i18n, log_in)}</A>
-                                        <A href="/register" attr:class="button primary small">
+                                        <a href=move || with_next("/login", &back.get())>
+                                            {t!(i18n, log_in)}
+                                        </a>
+                                        <a
+                                            href=move || with_next("/register", &back.get())
+                                            class="button primary small"
+                                        >
                                             {t!(i18n, register)}
-                                        </A>
+                                        </a>
                                     </div>
                                 }
                                     .into_any()
@@ -68,6 +75,31 @@ pub fn Header() -> impl IntoView {
             </div>
         </header>
     }
+}
+
+/// Where the header's "Log in" and "Register" bring you back to: the page they were pressed on,
+/// with its query and fragment (a private room's key rides in its fragment). On the log-in and
+/// register pages themselves, wherever those were going to return.
+fn back_here() -> Memo<String> {
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |_| {
+        let path = location.pathname.get();
+        if path == "/login" || path == "/register" {
+            return location.query.with(|q| q.get("next").unwrap_or_default());
+        }
+        let search = location.search.get();
+        let query = if search.is_empty() {
+            String::new()
+        } else {
+            format!("?{search}")
+        };
+        let here = format!("{path}{query}{}", location.hash.get());
+        if here == "/" {
+            String::new()
+        } else {
+            here
+        }
+    })
 }
 
 /// Switches the language in place; leptos_i18n remembers the choice in a cookie, so the server

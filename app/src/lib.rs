@@ -13,6 +13,7 @@ pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod error;
+pub mod icons;
 pub mod links;
 #[cfg(feature = "ssr")]
 pub mod ratelimit;

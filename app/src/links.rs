@@ -2,10 +2,15 @@
 //! Base layer.
 
 pub fn with_next(path: &str, next: &str) -> String {
-    if next.is_empty() {
+    with_query(path, "next", next)
+}
+
+/// `path?name=value`, or just `path` when `value` is empty.
+pub fn with_query(path: &str, name: &str, value: &str) -> String {
+    if value.is_empty() {
         path.to_owned()
     } else {
-        format!("{path}?next={}", urlencode(next))
+        format!("{path}?{name}={}", urlencode(value))
     }
 }
 
@@ -51,6 +56,31 @@ pub fn safe_next(next: Option<&str>) -> String {
     resolved[url::Position::BeforePath..].to_owned()
 }
 
+/// Is `origin` (a browser's `Origin` header) Kino's own? Either the public URL's origin, or the
+/// origin of the address the request was sent to (its `Host`): a page opened as
+/// `http://localhost:3000`, or at the machine's LAN address, talks to the same server it was
+/// served from (same-origin, as Phoenix's `check_origin` does). A page on any other site names
+/// its own host in `Origin`, which matches neither. `null` and anything that is not
+/// `http(s)://host[:port]` never match.
+pub fn is_own_origin(origin: &str, host: Option<&str>, public_origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if origin.eq_ignore_ascii_case(public_origin.trim_end_matches('/')) {
+        return true;
+    }
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let plain = !authority.is_empty()
+        && !authority.contains(['/', '@', '?', '#', '\\'])
+        && !authority
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace());
+    plain && host.is_some_and(|host| authority.eq_ignore_ascii_case(host.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +118,40 @@ mod tests {
         }
         assert_eq!(safe_next(Some("/фильм")), "/%D1%84%D0%B8%D0%BB%D1%8C%D0%BC");
         assert_eq!(safe_next(Some("/a/./b/../c?x=1")), "/a/c?x=1");
+    }
+
+    #[test]
+    fn own_origin_is_the_public_url_or_the_address_the_page_was_opened_at() {
+        let public = "http://127.0.0.1:3000";
+        assert!(is_own_origin("http://127.0.0.1:3000", None, public));
+        assert!(is_own_origin(
+            "http://localhost:3000",
+            Some("localhost:3000"),
+            public
+        ));
+        assert!(is_own_origin(
+            "http://192.168.1.5:3000",
+            Some("192.168.1.5:3000"),
+            public
+        ));
+        // Another site, even one that claims our host, or a sibling port.
+        assert!(!is_own_origin(
+            "http://evil.example",
+            Some("localhost:3000"),
+            public
+        ));
+        assert!(!is_own_origin(
+            "http://localhost:3001",
+            Some("localhost:3000"),
+            public
+        ));
+        assert!(!is_own_origin("http://localhost:3000", None, public));
+        assert!(!is_own_origin("null", Some("null"), public));
+        assert!(!is_own_origin("file://", Some(""), public));
+        assert!(!is_own_origin(
+            "http://u@localhost:3000",
+            Some("u@localhost:3000"),
+            public
+        ));
     }
 }

@@ -14,6 +14,7 @@ const BASE: &[&str] = &[
     "db",
     "error",
     "i18n",
+    "icons",
     "links",
     "ratelimit",
     "session_store",

@@ -3,7 +3,7 @@
 //! by their labels, roles and visible text.
 //!
 //! `KINO_BIN` names the server binary and `KINO_SITE_ROOT` the built site (`cargo make test` sets
-//! both after `cargo leptos build --release`).
+//! both after `scripts/build.sh`, which runs `cargo xtask site --release`).
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -307,7 +307,13 @@ impl Browser {
     /// Registers `username` (shown as `name`) through the register page, and waits until the
     /// header greets them.
     pub async fn register(&self, server: &Server, username: &str, name: &str) -> Result {
-        self.goto(&format!("{}/register", server.url)).await?;
+        self.register_at(&server.url, username, name).await
+    }
+
+    /// `register` on Kino opened at `base` (e.g. `http://localhost:<port>` rather than the
+    /// address the server printed).
+    pub async fn register_at(&self, base: &str, username: &str, name: &str) -> Result {
+        self.goto(&format!("{base}/register")).await?;
         self.wait_hydrated().await?;
         self.fill("Username", username).await?;
         self.fill("Display name", name).await?;

@@ -33,6 +33,14 @@ async fn main() -> ExitCode {
     let bound = listener.local_addr().unwrap_or(config.listen);
     // Printed plainly (not only logged) so people and test harnesses find the address.
     println!("Kino is running at http://{bound}");
+    if bound.ip().is_unspecified() && config.public_url.is_none() {
+        eprintln!(
+            "kino: listening on every interface without --public-url: links Kino shares will \
+             say http://{bound}, which friends cannot open; pass the address they use, e.g. \
+             --public-url http://192.168.1.5:{}",
+            bound.port()
+        );
+    }
     match kino_server::serve_with_database(config, db, listener, kino_server::shutdown_signal())
         .await
     {

@@ -57,7 +57,8 @@ pub async fn remember_client(State(guard): State<Guard>, mut req: Request, next:
     next.run(req).await
 }
 
-/// Is a request from a browser on another origin (another site, port or subdomain)?
+/// Is a request from a browser on another origin (another site, port or subdomain)? Our own
+/// origin is the public URL's, or the one the page was opened at (`app::links::is_own_origin`).
 /// Browsers send `Origin` with every POST and `Sec-Fetch-Site` with every request; a client
 /// that sends neither (curl, a link preview bot) is not a victim's browser.
 pub fn is_cross_origin(headers: &http::HeaderMap, own_origin: &str) -> bool {
@@ -67,10 +68,11 @@ pub fn is_cross_origin(headers: &http::HeaderMap, own_origin: &str) -> bool {
             return true;
         }
     }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match headers.get(header::ORIGIN) {
-        Some(origin) => origin.to_str().map_or(true, |o| {
-            !o.trim_end_matches('/').eq_ignore_ascii_case(own_origin)
-        }),
+        Some(origin) => origin
+            .to_str()
+            .map_or(true, |o| !app::links::is_own_origin(o, host, own_origin)),
         None => false,
     }
 }

@@ -7,6 +7,7 @@ pub mod ssr;
 use crate::accounts::{use_auth, SignedIn};
 use crate::error::AppError;
 use crate::i18n::*;
+use crate::icons::{Icon, IconSvg};
 use crate::links::{login_link, urlencode};
 use crate::ui::{PageAlert, PageTitle};
 use domain::{CatalogQuery, GENRES};
@@ -135,12 +136,60 @@ pub fn use_watchlist() -> Watchlist {
     expect_context::<Watchlist>()
 }
 
-pub fn duration_text(secs: i64) -> String {
+/// A film's running time in the reader's language: "2 h 28 min", "2 ч 28 мин".
+pub fn duration_text(secs: i64, locale: Locale) -> String {
+    let (h, min) = match locale {
+        Locale::ru => ("ч", "мин"),
+        Locale::en => ("h", "min"),
+    };
     let minutes = secs / 60;
     if minutes >= 60 {
-        format!("{} h {:02} min", minutes / 60, minutes % 60)
+        format!("{} {h} {:02} {min}", minutes / 60, minutes % 60)
     } else {
-        format!("{minutes} min")
+        format!("{minutes} {min}")
+    }
+}
+
+/// A country's name from the ISO 3166 code the catalog keeps ("SU", withdrawn, is the Soviet
+/// Union, where many classics were made). A code not in the table shows as itself.
+pub fn country_name(code: &str, locale: Locale) -> &str {
+    let names: Option<(&str, &str)> = match code {
+        "AR" => Some(("Argentina", "Аргентина")),
+        "AT" => Some(("Austria", "Австрия")),
+        "AU" => Some(("Australia", "Австралия")),
+        "BE" => Some(("Belgium", "Бельгия")),
+        "BR" => Some(("Brazil", "Бразилия")),
+        "CA" => Some(("Canada", "Канада")),
+        "CH" => Some(("Switzerland", "Швейцария")),
+        "CN" => Some(("China", "Китай")),
+        "CZ" => Some(("Czechia", "Чехия")),
+        "DE" => Some(("Germany", "Германия")),
+        "DK" => Some(("Denmark", "Дания")),
+        "ES" => Some(("Spain", "Испания")),
+        "FI" => Some(("Finland", "Финляндия")),
+        "FR" => Some(("France", "Франция")),
+        "GB" => Some(("United Kingdom", "Великобритания")),
+        "HK" => Some(("Hong Kong", "Гонконг")),
+        "HU" => Some(("Hungary", "Венгрия")),
+        "IE" => Some(("Ireland", "Ирландия")),
+        "IN" => Some(("India", "Индия")),
+        "IT" => Some(("Italy", "Италия")),
+        "JP" => Some(("Japan", "Япония")),
+        "KR" => Some(("South Korea", "Южная Корея")),
+        "MX" => Some(("Mexico", "Мексика")),
+        "NL" => Some(("Netherlands", "Нидерланды")),
+        "NO" => Some(("Norway", "Норвегия")),
+        "PL" => Some(("Poland", "Польша")),
+        "RU" => Some(("Russia", "Россия")),
+        "SE" => Some(("Sweden", "Швеция")),
+        "SU" => Some(("Soviet Union", "СССР")),
+        "US" => Some(("USA", "США")),
+        _ => None,
+    };
+    match (names, locale) {
+        (Some((en, _)), Locale::en) => en,
+        (Some((_, ru)), Locale::ru) => ru,
+        (None, _) => code,
     }
 }
 
@@ -186,7 +235,7 @@ pub fn FilmGrid(films: Vec<FilmCard>, #[prop(optional)] removable: bool) -> impl
                                 <img src=poster alt="" loading="lazy" width="300" height="450" />
                                 <span class="film-title">{title}</span>
                                 <span class="film-meta">
-                                    {film.year} " · " {duration_text(film.duration_secs)}
+                                    {film.year} " · " {move || duration_text(film.duration_secs, i18n.get_locale())}
                                     {film.playable.then(|| view! { <span class="badge">"▶"</span> })}
                                 </span>
                             </A>
@@ -386,7 +435,8 @@ pub fn WantButton(film_id: String, wanted: bool) -> impl IntoView {
                 <input type="hidden" name="film_id" value=film_id.get_value() />
                 <input type="hidden" name="want" prop:value=move || (!wanted.get()).to_string() />
                 <button type="submit" class="want" aria-pressed=move || wanted.get().to_string()>
-                    {move || if wanted.get() { "✓ " } else { "+ " }}
+                    <IconSvg icon=Signal::derive(move || if wanted.get() { Icon::Check } else { Icon::Plus }) />
+                    " "
                     {t!(i18n, want_to_watch)}
                 </button>
             </ActionForm>
@@ -470,7 +520,11 @@ mod tests {
             catalog_href("ночь живых", "horror", "title", 2),
             "/films?q=%D0%BD%D0%BE%D1%87%D1%8C%20%D0%B6%D0%B8%D0%B2%D1%8B%D1%85&genre=horror&sort=title&page=2"
         );
-        assert_eq!(duration_text(94 * 60), "1 h 34 min");
-        assert_eq!(duration_text(45 * 60), "45 min");
+        assert_eq!(duration_text(94 * 60, Locale::en), "1 h 34 min");
+        assert_eq!(duration_text(45 * 60, Locale::en), "45 min");
+        assert_eq!(duration_text(148 * 60, Locale::ru), "2 ч 28 мин");
+        assert_eq!(country_name("DE", Locale::ru), "Германия");
+        assert_eq!(country_name("SU", Locale::en), "Soviet Union");
+        assert_eq!(country_name("XK", Locale::ru), "XK");
     }
 }

@@ -304,6 +304,26 @@ pub fn FriendsPage() -> impl IntoView {
         move || (q.get(), acts.versions()),
         |(q, _)| search_people(q),
     );
+    // Results as you type: a pause of 300 ms puts the text into the address (`?q=`), which the
+    // search above follows. Without JavaScript the form's "Search" does the same.
+    let navigate = leptos_router::hooks::use_navigate();
+    let typing = StoredValue::new(None::<TimeoutHandle>);
+    let search_as_you_type = move |e: leptos::ev::Event| {
+        let text = event_target_value(&e);
+        if let Some(pending) = typing.get_value() {
+            pending.clear();
+        }
+        let navigate = navigate.clone();
+        let go = move || {
+            let options = leptos_router::NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            };
+            navigate(&crate::links::with_query("/friends", "q", &text), options);
+        };
+        typing.set_value(set_timeout_with_handle(go, std::time::Duration::from_millis(300)).ok());
+    };
     view! {
         <PageTitle text=move || format!("{} — {}", t_string!(i18n, friends_title), t_string!(i18n, app_name)) />
         <section class="friends">
@@ -322,6 +342,7 @@ pub fn FriendsPage() -> impl IntoView {
                         autocomplete="off"
                         value=move || q.get()
                         prop:value=move || q.get()
+                        on:input=search_as_you_type
                     />
                 </div>
                 <button type="submit" class="primary">{t!(i18n, search)}</button>

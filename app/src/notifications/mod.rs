@@ -135,7 +135,7 @@ pub fn Bell(count: i64) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <A href="/notifications" attr:class="bell">
-            <span aria-hidden="true">"🔔"</span>
+            <crate::icons::IconSvg icon=crate::icons::Icon::Bell />
             <span class="sr-only">{t!(i18n, notifications)}</span>
             {(count > 0).then(|| view! { <span class="count">{count}</span> })}
         </A>

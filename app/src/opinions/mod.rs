@@ -8,6 +8,7 @@ use crate::accounts::use_auth;
 use crate::dates::date_text;
 use crate::error::AppError;
 use crate::i18n::*;
+use crate::icons::{Icon, IconSvg};
 use crate::links::login_link;
 use crate::ui::{alert, Alert};
 use domain::{Reaction, REVIEW_MAX_CHARS};
@@ -146,8 +147,8 @@ pub fn ReactionButtons(film_id: String, opinions: FilmOpinions) -> impl IntoView
                             Reaction::Dislike => t_string!(i18n, dislike).to_string(),
                         };
                         let icon = match kind {
-                            Reaction::Like => "👍",
-                            Reaction::Dislike => "👎",
+                            Reaction::Like => Icon::ThumbUp,
+                            Reaction::Dislike => Icon::ThumbDown,
                         };
                         let count = move || match kind {
                             Reaction::Like => now().likes,
@@ -170,7 +171,7 @@ pub fn ReactionButtons(film_id: String, opinions: FilmOpinions) -> impl IntoView
                                         class="reaction"
                                         aria-pressed=move || pressed().to_string()
                                     >
-                                        <span aria-hidden="true">{icon}</span>
+                                        <IconSvg icon />
                                         " "
                                         {label}
                                         " "
@@ -182,7 +183,7 @@ pub fn ReactionButtons(film_id: String, opinions: FilmOpinions) -> impl IntoView
                         } else {
                             view! {
                                 <a class="button reaction" href=login_link(&here)>
-                                    <span aria-hidden="true">{icon}</span>
+                                    <IconSvg icon />
                                     " "
                                     {label}
                                     " "

@@ -2,7 +2,7 @@
 //! a page made of several features, so it lives above them.
 
 use crate::accounts::use_auth;
-use crate::catalog::{duration_text, get_film, FilmDetails, GenreName, WantButton};
+use crate::catalog::{country_name, duration_text, get_film, FilmDetails, GenreName, WantButton};
 use crate::error::AppError;
 use crate::friends::MatchFriend;
 use crate::i18n::*;
@@ -86,6 +86,7 @@ fn FilmDetailsView(
     };
     let poster = card.poster_url();
     let playable = !film.renditions.is_empty();
+    let countries = film.countries.clone();
     view! {
         <PageTitle text=page_title />
         <Meta name="description" content=description.clone() />
@@ -103,8 +104,12 @@ fn FilmDetailsView(
                 <h1>{title.clone()}</h1>
                 <p class="muted original">{film.original_title.clone()}</p>
                 <p class="facts">
-                    {card.year} " · " {duration_text(card.duration_secs)} " · "
-                    {film.countries.join(", ")} " · " {film.director.clone()}
+                    {card.year} " · " {move || duration_text(card.duration_secs, i18n.get_locale())} " · "
+                    {move || {
+                        let locale = i18n.get_locale();
+                        countries.iter().map(|c| country_name(c, locale)).collect::<Vec<_>>().join(", ")
+                    }}
+                    " · " {film.director.clone()}
                 </p>
                 <p class="genres">
                     {card

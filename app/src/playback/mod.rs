@@ -297,7 +297,8 @@ fn ContinueButton(
                                 class="primary continue"
                                 on:click=move |_| continue_from(r.position_ms)
                             >
-                                "▶ "
+                                <crate::icons::IconSvg icon=crate::icons::Icon::Play />
+                                " "
                                 {t!(i18n, continue_from, time = move || time.clone())}
                             </button>
                         }

@@ -3,7 +3,7 @@
 //! ([`Live`]).
 
 use super::domain::{linkify, Piece};
-use super::live::{Link, Live};
+use super::live::{Link, Live, Refusal};
 use super::protocol::{ClientMsg, EventKind, ProtoError, RoomEvent, CHAT_MAX_CHARS, REACTIONS};
 use crate::dates::clock;
 use crate::i18n::*;
@@ -39,6 +39,14 @@ pub fn ChatPane(live: Live, names: HashMap<String, String>) -> impl IntoView {
         Link::Connecting => Some(t_string!(i18n, connecting).to_string()),
         Link::Reconnecting => Some(t_string!(i18n, reconnecting).to_string()),
         Link::Removed => Some(t_string!(i18n, room_removed).to_string()),
+        Link::Refused(Refusal::SignedOut) => {
+            Some(t_string!(i18n, room_refused_signed_out).to_string())
+        }
+        Link::Refused(Refusal::NotMember) => {
+            Some(t_string!(i18n, room_refused_not_member).to_string())
+        }
+        Link::Refused(Refusal::Gone) => Some(t_string!(i18n, room_refused_gone).to_string()),
+        Link::Refused(Refusal::Address) => Some(t_string!(i18n, room_refused_address).to_string()),
     };
     view! {
         <div class="chat">

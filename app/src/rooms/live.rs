@@ -25,6 +25,37 @@ pub enum Link {
     Reconnecting,
     /// The owner removed this person: no more reconnecting.
     Removed,
+    /// The server refuses this page a socket, for a reason reconnecting cannot fix.
+    Refused(Refusal),
+}
+
+/// Why the server refuses a socket that never opened (asked of `rooms/open` once refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Signed out (elsewhere, or the session expired).
+    SignedOut,
+    /// Not, or no longer, a member.
+    NotMember,
+    /// The room is gone.
+    Gone,
+    /// A member, yet refused: the page was opened at an address Kino does not accept as its own.
+    Address,
+}
+
+impl Refusal {
+    /// What `rooms/open` says about a member whose socket was refused; `None`: reconnect
+    /// (the server is down or restarting, or the refusal was a passing one).
+    fn from_access(access: &Result<super::RoomAccess, crate::error::AppError>) -> Option<Self> {
+        use super::RoomAccess;
+        use crate::error::AppError;
+        match access {
+            Ok(RoomAccess::Guest(_)) | Err(AppError::Unauthorized) => Some(Self::SignedOut),
+            Ok(RoomAccess::Locked(_)) | Err(AppError::Forbidden) => Some(Self::NotMember),
+            Err(AppError::NotFound) => Some(Self::Gone),
+            Ok(RoomAccess::Member(_)) => Some(Self::Address),
+            Err(_) => None,
+        }
+    }
 }
 
 /// A chat message sent but not yet seen come back in the room's order.
@@ -113,6 +144,8 @@ impl Live {
         let Some(url) = socket_url(code) else { return };
         let channel = Rc::new(Channel {
             url,
+            code: code.to_owned(),
+            opened: Cell::new(false),
             live: self,
             ws: RefCell::new(None),
             handlers: RefCell::new(None),
@@ -265,6 +298,10 @@ type Handlers = (
 /// The browser side of one room channel.
 struct Channel {
     url: String,
+    code: String,
+    /// The current socket has opened (a socket closed before it ever opened was refused, or the
+    /// server is down: `closed` asks which).
+    opened: Cell<bool>,
     live: Live,
     ws: RefCell<Option<WebSocket>>,
     /// The current socket's callbacks, kept alive as long as it is.
@@ -300,6 +337,7 @@ impl Channel {
             let weak = weak.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
                 if let Some(channel) = weak.upgrade() {
+                    channel.opened.set(true);
                     channel.last_heard.set(now());
                     channel.send(&ClientMsg::Hello {
                         v: PROTOCOL_VERSION,
@@ -343,7 +381,36 @@ impl Channel {
             return;
         }
         self.live.link.set(Link::Reconnecting);
-        self.retry();
+        if self.opened.replace(false) {
+            self.retry();
+        } else {
+            self.ask_why();
+        }
+    }
+
+    /// The socket closed before it opened: refused, or no server. The room's page function says
+    /// which; a refusal that reconnecting cannot fix ends the channel with its reason.
+    fn ask_why(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let code = self.code.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let access = super::open_room(code).await;
+            let Some(channel) = weak.upgrade() else {
+                return;
+            };
+            if channel.stopped.get() {
+                return;
+            }
+            match Refusal::from_access(&access) {
+                // Once is a race (a restart between the two requests); twice is the address.
+                Some(Refusal::Address) if channel.attempt.get() < 2 => channel.retry(),
+                Some(refusal) => {
+                    channel.stop();
+                    channel.live.link.set(Link::Refused(refusal));
+                }
+                None => channel.retry(),
+            }
+        });
     }
 
     /// Tries again after a backoff that doubles up to 10 s, with jitter so a restarted server

@@ -10,6 +10,7 @@ use super::protocol::{ClientMsg, REACTIONS};
 use crate::catalog::Rendition;
 use crate::dates::clock;
 use crate::i18n::*;
+use crate::icons::{Icon, IconSvg};
 use crate::sync::{correct, Correction, Playback, Tuning};
 use leptos::html::{Div, Video};
 use leptos::prelude::*;
@@ -422,7 +423,7 @@ fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) ->
                 disabled=controls_off
                 on:click=move |_| steer.toggle()
             >
-                {move || if steer.room_paused() { "▶" } else { "⏸" }}
+                <IconSvg icon=Signal::derive(move || if steer.room_paused() { Icon::Play } else { Icon::Pause }) />
             </button>
             <input
                 type="range"
@@ -448,7 +449,7 @@ fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) ->
                 aria-label=move || if muted.get() { t_string!(i18n, unmute).to_string() } else { t_string!(i18n, mute).to_string() }
                 on:click=move |_| muted.update(|m| *m = !*m)
             >
-                {move || if muted.get() { "🔇" } else { "🔊" }}
+                <IconSvg icon=Signal::derive(move || if muted.get() { Icon::VolumeOff } else { Icon::VolumeOn }) />
             </button>
             <input
                 type="range"
@@ -474,7 +475,7 @@ fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) ->
                     if let Some(el) = stage.get_untracked() { let _ = el.request_fullscreen(); }
                 }
             >
-                "⛶"
+                <IconSvg icon=Icon::Fullscreen />
             </button>
         </div>
     }

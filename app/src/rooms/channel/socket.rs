@@ -44,11 +44,13 @@ pub async fn upgrade(
     headers: http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let origin = headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let from = Caller {
+        origin: header(http::header::ORIGIN),
+        host: header(http::header::HOST),
+    };
     let session_id = session.id().map(|id| id.to_string());
-    match admit(&app, &session, &code, origin).await {
+    match admit(&app, &session, &code, from).await {
         Ok((user, room_id)) => ws
             .read_buffer_size(4 * 1024)
             .write_buffer_size(4 * 1024)
@@ -69,16 +71,27 @@ pub async fn upgrade(
     }
 }
 
-/// Who may connect: a signed-in member of the room (not removed), from the app's own origin.
+/// The page that opens a socket: its `Origin`, and the `Host` it connected to.
+struct Caller<'a> {
+    origin: Option<&'a str>,
+    host: Option<&'a str>,
+}
+
+/// Who may connect: a signed-in member of the room (not removed), from the app's own origin
+/// (the public URL's, or the address the page was opened at; `links::is_own_origin`).
 /// The user and the room's id.
 async fn admit(
     app: &Parts,
     session: &tower_sessions::Session,
     code: &str,
-    origin: Option<&str>,
+    from: Caller<'_>,
 ) -> Result<(User, String), AppError> {
-    let own = app.config.public_url.trim_end_matches('/');
-    if origin.map(|o| o.trim_end_matches('/')) != Some(own) {
+    let own = crate::links::is_own_origin(
+        from.origin.unwrap_or_default(),
+        from.host,
+        &app.config.public_url,
+    );
+    if !own {
         return Err(AppError::Forbidden);
     }
     if !crate::codes::is_code(code) {
