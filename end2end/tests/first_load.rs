@@ -42,7 +42,7 @@ async fn a_room_works_through_localhost_and_through_127_0_0_1() -> Result {
         .await?;
     petr.fill("Message", "и тебе").await?;
     petr.click_button("Send").await?;
-    vasily.wait_text_in(".chat-log .msg", "и тебе").await?;
+    vasily.wait_text_in(".chat-log", "и тебе").await?;
     let state = vasily.client.find_all(Locator::Css(".link-state")).await?;
     assert!(state.is_empty(), "no 'Reconnecting…' at localhost");
 
