@@ -139,3 +139,44 @@ async fn friend_search_shows_people_as_you_type() -> Result {
     petr.close().await?;
     masha.close().await
 }
+
+/// How far the page reaches past the right edge of the window, in CSS pixels.
+async fn overflow(browser: &Browser) -> Result<f64> {
+    let reach = browser
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await?;
+    Ok(reach.as_f64().unwrap_or(f64::MAX))
+}
+
+#[tokio::test]
+async fn nothing_runs_off_a_phone_sized_screen() -> Result {
+    let server = Server::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.set_window_size(390, 844).await?;
+    browser
+        .register(&server, "konstantin", "Константин Константинопольский")
+        .await?;
+    browser.click_button("RU").await?;
+    for path in ["/", "/films", "/friends", "/films/metropolis-1927"] {
+        browser.goto(&format!("{}{path}", server.url)).await?;
+        browser.wait_hydrated().await?;
+        assert!(
+            overflow(&browser).await? <= 0.0,
+            "{path} is wider than the phone"
+        );
+    }
+    browser.click_button("Смотреть вместе").await?;
+    browser.click_button("Создать комнату").await?;
+    browser.wait_path_prefix("/r/").await?;
+    browser.wait_hydrated().await?;
+    browser.labelled("Громкость").await?;
+    assert!(
+        overflow(&browser).await? <= 0.0,
+        "the room is wider than the phone"
+    );
+    browser.close().await
+}
