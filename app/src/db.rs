@@ -1,7 +1,7 @@
 //! The database: one sqlx `Any` pool that speaks to SQLite (the embedded default) or PostgreSQL
 //! through the same query text (`$1` placeholders, flags as INTEGER, times as BIGINT epoch ms).
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
@@ -114,10 +114,4 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
             <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value)? != 0,
         ))
     }
-}
-
-/// Reads an INTEGER 0/1 flag (the `Any` driver cannot read SQLite booleans).
-pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    use sqlx::Row;
-    Ok(row.try_get::<i64, _>(column)? != 0)
 }

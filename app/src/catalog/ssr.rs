@@ -10,7 +10,6 @@ use crate::error::AppError;
 use crate::text::fold;
 use leptos::prelude::expect_context;
 use serde::Deserialize;
-use sqlx::any::AnyRow;
 use sqlx::FromRow;
 
 /// One film of `app/seed/films.json` (real metadata of public-domain films).
@@ -135,11 +134,6 @@ fn split_list(list: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// The card of a row that has [`CARD_COLUMNS`] among its columns.
-pub fn card(row: &AnyRow) -> Result<FilmCard, sqlx::Error> {
-    CardRow::from_row(row).map(FilmCard::from)
 }
 
 /// A film page's row: [`CARD_COLUMNS`] and the details (`poster_color` is selected but unused).

@@ -11,12 +11,11 @@ use super::hub::{self, Hub};
 use super::Parts;
 use crate::accounts::User;
 use crate::dates::now_ms;
-use crate::db::{flag, Db};
+use crate::db::{Db, Flag};
 use crate::error::AppError;
 use crate::rooms::protocol::{ClientMsg, EventKind, RoomEvent};
 use crate::sync::Playback;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 /// Why an event was not written.
 #[derive(Debug, thiserror::Error)]
@@ -285,15 +284,14 @@ pub async fn append(
 /// Takes the room's next sequence number; also locks the room's row (PostgreSQL) or takes the
 /// write lock (SQLite) for the rest of `tx`. An ended room is read-only: `Ended`.
 async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, LogError> {
-    let row = sqlx::query(
+    sqlx::query_scalar(
         "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 AND ended_at IS NULL \
          RETURNING last_seq",
     )
     .bind(room_id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(LogError::Ended)?;
-    Ok(row.try_get("last_seq")?)
+    .ok_or(LogError::Ended)
 }
 
 async fn insert_event(
@@ -352,15 +350,37 @@ async fn update_room(
     Ok(())
 }
 
+/// The room's playback state as stored: `paused` is a 0/1 flag, the times are whole ms.
+#[derive(Debug, FromRow)]
+struct PlaybackRow {
+    paused: Flag,
+    position_ms: i64,
+    anchor_ms: i64,
+    rate: f64,
+}
+
+impl From<PlaybackRow> for Playback {
+    fn from(row: PlaybackRow) -> Self {
+        Playback {
+            paused: row.paused.0,
+            position: row.position_ms as f64,
+            anchor: row.anchor_ms as f64,
+            rate: row.rate,
+        }
+    }
+}
+
 async fn playback_of(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
 ) -> Result<Playback, sqlx::Error> {
-    let row = sqlx::query("SELECT paused, position_ms, anchor_ms, rate FROM rooms WHERE id = $1")
-        .bind(room_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    playback_from_row(&row)
+    let row = sqlx::query_as::<_, PlaybackRow>(
+        "SELECT paused, position_ms, anchor_ms, rate FROM rooms WHERE id = $1",
+    )
+    .bind(room_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Playback::from(row))
 }
 
 async fn set_playback(
@@ -381,15 +401,6 @@ async fn set_playback(
     Ok(())
 }
 
-fn playback_from_row(row: &AnyRow) -> Result<Playback, sqlx::Error> {
-    Ok(Playback {
-        paused: flag(row, "paused")?,
-        position: row.try_get::<i64, _>("position_ms")? as f64,
-        anchor: row.try_get::<i64, _>("anchor_ms")? as f64,
-        rate: row.try_get("rate")?,
-    })
-}
-
 /// Not an event: someone is (or was until now) in the room, for the lifecycle job.
 pub(super) async fn note_active(db: &Db, room_id: &str, now: i64) {
     // Best effort: a missed note only lets the room end a little sooner after its film.
@@ -404,16 +415,29 @@ const EVENT_COLUMNS: &str =
     "e.seq, e.kind, e.body, e.created_at, e.user_id, u.display_name FROM room_events e \
      LEFT JOIN users u ON u.id = e.user_id";
 
-fn event_from_row(row: &AnyRow) -> Result<Option<RoomEvent>, sqlx::Error> {
-    let tag: String = row.try_get("kind")?;
-    let body: String = row.try_get("body")?;
-    Ok(EventKind::from_stored(&tag, &body).map(|kind| RoomEvent {
-        seq: row.try_get::<i64, _>("seq").unwrap_or_default(),
-        at: row.try_get::<i64, _>("created_at").unwrap_or_default(),
-        user: row.try_get("user_id").ok().flatten(),
-        name: row.try_get("display_name").ok().flatten(),
-        kind,
-    }))
+/// A row of [`EVENT_COLUMNS`]: a stored event, and its writer's name (NULL for the room's own
+/// events, or a writer since deleted).
+#[derive(Debug, FromRow)]
+struct EventRow {
+    seq: i64,
+    kind: String,
+    body: String,
+    created_at: i64,
+    user_id: Option<String>,
+    display_name: Option<String>,
+}
+
+impl EventRow {
+    /// The event; `None` for a kind this version does not know.
+    fn event(self) -> Option<RoomEvent> {
+        EventKind::from_stored(&self.kind, &self.body).map(|kind| RoomEvent {
+            seq: self.seq,
+            at: self.created_at,
+            user: self.user_id,
+            name: self.display_name,
+            kind,
+        })
+    }
 }
 
 /// The event `user` already wrote with `client_id`, if any.
@@ -423,7 +447,7 @@ async fn written_before(
     user_id: &str,
     client_id: &str,
 ) -> Result<Option<RoomEvent>, sqlx::Error> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, EventRow>(&format!(
         "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND e.user_id = $2 AND e.client_id = $3"
     ))
     .bind(room_id)
@@ -433,7 +457,7 @@ async fn written_before(
     .await?;
     let Some(row) = row else { return Ok(None) };
     // Written, yet unreadable: not something to write again.
-    event_from_row(&row)?
+    row.event()
         .map(Some)
         .ok_or_else(|| sqlx::Error::Decode("a stored event of an unknown kind".into()))
 }
@@ -458,7 +482,7 @@ pub(super) async fn events_page(
         Bound::After(seq) => ("e.seq > $2", seq),
         Bound::Before(seq) => ("e.seq < $2", seq),
     };
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, EventRow>(&format!(
         "SELECT {EVENT_COLUMNS} WHERE e.room_id = $1 AND {condition} ORDER BY e.seq DESC LIMIT $3"
     ))
     .bind(room_id)
@@ -468,10 +492,10 @@ pub(super) async fn events_page(
     .await?;
     let more = rows.len() as i64 > limit;
     let mut events = rows
-        .iter()
+        .into_iter()
         .take(limit as usize)
-        .filter_map(|r| event_from_row(r).transpose())
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter_map(EventRow::event)
+        .collect::<Vec<_>>();
     events.reverse();
     Ok((events, more))
 }
@@ -485,24 +509,38 @@ pub(super) struct RoomRow {
     pub(super) last_seq: i64,
 }
 
+/// [`room_row`]'s row: the room's columns as stored.
+#[derive(Debug, FromRow)]
+struct RoomStateRow {
+    owner_id: String,
+    controls_locked: Flag,
+    ended_at: Option<i64>,
+    #[sqlx(flatten)]
+    playback: PlaybackRow,
+    last_seq: i64,
+}
+
+impl From<RoomStateRow> for RoomRow {
+    fn from(row: RoomStateRow) -> Self {
+        RoomRow {
+            owner_id: row.owner_id,
+            controls_locked: row.controls_locked.0,
+            ended: row.ended_at.is_some(),
+            playback: Playback::from(row.playback),
+            last_seq: row.last_seq,
+        }
+    }
+}
+
 pub(super) async fn room_row(db: &Db, room_id: &str) -> Result<Option<RoomRow>, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, RoomStateRow>(
         "SELECT owner_id, controls_locked, ended_at, paused, position_ms, anchor_ms, rate, \
                 last_seq FROM rooms WHERE id = $1",
     )
     .bind(room_id)
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|row| {
-        Ok(RoomRow {
-            owner_id: row.try_get("owner_id")?,
-            controls_locked: flag(&row, "controls_locked")?,
-            ended: row.try_get::<Option<i64>, _>("ended_at")?.is_some(),
-            playback: playback_from_row(&row)?,
-            last_seq: row.try_get("last_seq")?,
-        })
-    })
-    .transpose()
+    Ok(row.map(RoomRow::from))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use sqlx::Row;
+use sqlx::FromRow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -77,6 +77,18 @@ struct Caller<'a> {
     host: Option<&'a str>,
 }
 
+/// What admitting someone needs: the room's id, their membership of it (NULLs when they have
+/// none) and who they are.
+#[derive(Debug, FromRow)]
+struct AdmissionRow {
+    room_id: String,
+    joined_at: Option<i64>,
+    removed_at: Option<i64>,
+    username: String,
+    display_name: String,
+    session_epoch: i64,
+}
+
 /// Who may connect: a signed-in member of the room (not removed), from the app's own origin
 /// (the public URL's, or the address the page was opened at; `links::is_own_origin`).
 /// The user and the room's id.
@@ -100,7 +112,7 @@ async fn admit(
     let (user_id, epoch) = crate::accounts::session::session_user_id(session)
         .await
         .ok_or(AppError::Unauthorized)?;
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, AdmissionRow>(
         "SELECT r.id AS room_id, m.joined_at, m.removed_at, u.username, u.display_name, \
                 u.session_epoch \
          FROM rooms r JOIN users u ON u.id = $2 \
@@ -112,22 +124,21 @@ async fn admit(
     .fetch_optional(&app.db.pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    if row.try_get::<i64, _>("session_epoch")? != epoch {
+    if row.session_epoch != epoch {
         // Signed out elsewhere (a password change).
         return Err(AppError::Unauthorized);
     }
-    let member = row.try_get::<Option<i64>, _>("joined_at")?.is_some()
-        && row.try_get::<Option<i64>, _>("removed_at")?.is_none();
+    let member = row.joined_at.is_some() && row.removed_at.is_none();
     if !member {
         return Err(AppError::Forbidden);
     }
     Ok((
         User {
             id: user_id,
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
+            username: row.username,
+            display_name: row.display_name,
         },
-        row.try_get("room_id")?,
+        row.room_id,
     ))
 }
 
@@ -319,18 +330,19 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         let Some(id) = self.session_id.as_deref() else {
             return false;
         };
-        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
-            .bind(id)
-            .bind(now_ms())
-            .fetch_optional(&self.app.db.pool)
-            .await;
-        match row {
-            Ok(Some(row)) => row
-                .try_get::<String, _>("data")
-                .ok()
-                .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
-                .is_some_and(|data| data["user_id"] == self.user.id.as_str()),
+        let data = sqlx::query_scalar::<_, String>(
+            "SELECT data FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&self.app.db.pool)
+        .await;
+        match data {
+            Ok(Some(data)) => serde_json::from_str::<serde_json::Value>(&data)
+                .is_ok_and(|data| data["user_id"] == self.user.id.as_str()),
             Ok(None) => false,
+            // A session that cannot be read is not signed in.
+            Err(sqlx::Error::ColumnDecode { .. }) => false,
             // The database is unreachable: keep the socket rather than guess.
             Err(_) => true,
         }

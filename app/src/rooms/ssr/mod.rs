@@ -1,5 +1,6 @@
 //! Rooms in the database: creating, opening and joining them (with passwords, keys and limits),
-//! the owner's controls, the lists on Home, the calendar file and the periodic lifecycle job.
+//! the owner's controls (`owner.rs`) and the lists on Home. The calendar file is in
+//! `rooms/calendar.rs`, the periodic lifecycle job in `rooms/lifecycle.rs`.
 //!
 //! Who sees what: a member (invited, or joined) sees the room; a signed-in visitor of a public
 //! room becomes a member by opening it; anyone else sees only what a link preview needs — and of a
@@ -12,25 +13,25 @@ use super::{Member, RoomAccess, RoomLists, RoomPreview, RoomSummary, RoomView};
 use crate::accounts::hashing::{hash_secret, verify_password};
 use crate::accounts::session::{client_addr, current_user, require_user};
 use crate::accounts::User;
-use crate::catalog::ssr::{card, share_image, CARD_COLUMNS};
+use crate::catalog::ssr::{share_image, CardRow, CARD_COLUMNS};
+use crate::catalog::FilmCard;
 use crate::codes::{is_code, new_code, random_code};
 use crate::context::{config, db};
 use crate::dates::now_ms;
-use crate::db::flag;
+use crate::db::Flag;
 use crate::error::{AppError, Invalid, OnConstraint};
 use crate::friends::domain::presence;
 use crate::friends::ssr::friends_among;
 use crate::friends::Person;
 use crate::notifications::ssr::notify;
 use crate::notifications::NotificationKind;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::FromRow;
 
-/// How many friends one "Start session" may invite (the largest limit less its owner).
 mod owner;
 
 pub use owner::{end, lock_controls, new_link, remove, rename};
 
+/// How many friends one "Start session" may invite (the largest limit less its owner).
 pub const MAX_INVITED: usize = (domain::MAX_LIMIT - 1) as usize;
 
 /// What "Create room" / "Start session" asks for.
@@ -42,6 +43,13 @@ pub struct NewRoom<'a> {
     pub password: Option<&'a str>,
     pub starts_at: Option<i64>,
     pub max_participants: Option<i64>,
+}
+
+/// A film's titles, for a new room's name.
+#[derive(Debug, FromRow)]
+struct TitlesRow {
+    title_en: String,
+    title_ru: String,
 }
 
 fn room_url(code: &str) -> String {
@@ -73,12 +81,17 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     let pool = &db().pool;
     let russian =
         leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>() == crate::i18n::Locale::ru;
-    let title: String = sqlx::query("SELECT title_en, title_ru FROM films WHERE id = $1")
-        .bind(new.film_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .try_get(if russian { "title_ru" } else { "title_en" })?;
+    let titles =
+        sqlx::query_as::<_, TitlesRow>("SELECT title_en, title_ru FROM films WHERE id = $1")
+            .bind(new.film_id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let title = if russian {
+        titles.title_ru
+    } else {
+        titles.title_en
+    };
     let password_hash = match password {
         Some(p) => Some(hash_secret(p).await?),
         None => None,
@@ -174,11 +187,52 @@ impl Room {
     }
 }
 
+/// [`room_by_code`]'s row: the room's columns as stored. Not `Debug`: it holds the password's
+/// hash and the access key.
+#[derive(FromRow)]
+struct RoomRow {
+    id: String,
+    code: String,
+    film_id: String,
+    owner_id: String,
+    name: String,
+    is_private: Flag,
+    password_hash: Option<String>,
+    access_key: Option<String>,
+    starts_at: Option<i64>,
+    ended_at: Option<i64>,
+    purged_at: Option<i64>,
+    controls_locked: Flag,
+    max_participants: i64,
+    created_at: i64,
+}
+
+impl From<RoomRow> for Room {
+    fn from(row: RoomRow) -> Self {
+        Room {
+            id: row.id,
+            code: row.code,
+            film_id: row.film_id,
+            owner_id: row.owner_id,
+            name: row.name,
+            private: row.is_private.0,
+            password_hash: row.password_hash,
+            access_key: row.access_key,
+            starts_at: row.starts_at,
+            ended_at: row.ended_at,
+            purged: row.purged_at.is_some(),
+            controls_locked: row.controls_locked.0,
+            max_participants: row.max_participants,
+            created_at: row.created_at,
+        }
+    }
+}
+
 async fn room_by_code(code: &str) -> Result<Room, AppError> {
     if !is_code(code) {
         return Err(AppError::NotFound);
     }
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, RoomRow>(
         "SELECT id, code, film_id, owner_id, name, is_private, password_hash, access_key, \
                 starts_at, ended_at, purged_at, controls_locked, max_participants, created_at \
          FROM rooms WHERE code = $1",
@@ -187,22 +241,7 @@ async fn room_by_code(code: &str) -> Result<Room, AppError> {
     .fetch_optional(&db().pool)
     .await?
     .ok_or(AppError::NotFound)?;
-    Ok(Room {
-        id: row.try_get("id")?,
-        code: row.try_get("code")?,
-        film_id: row.try_get("film_id")?,
-        owner_id: row.try_get("owner_id")?,
-        name: row.try_get("name")?,
-        private: flag(&row, "is_private")?,
-        password_hash: row.try_get("password_hash")?,
-        access_key: row.try_get("access_key")?,
-        starts_at: row.try_get("starts_at")?,
-        ended_at: row.try_get("ended_at")?,
-        purged: row.try_get::<Option<i64>, _>("purged_at")?.is_some(),
-        controls_locked: flag(&row, "controls_locked")?,
-        max_participants: row.try_get("max_participants")?,
-        created_at: row.try_get("created_at")?,
-    })
+    Ok(Room::from(row))
 }
 
 /// Someone's standing in a room.
@@ -214,8 +253,15 @@ enum Standing {
     Removed,
 }
 
+/// Someone's membership of a room: when they joined and when they were removed (NULL: not).
+#[derive(Debug, FromRow)]
+struct MembershipRow {
+    joined_at: Option<i64>,
+    removed_at: Option<i64>,
+}
+
 async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, MembershipRow>(
         "SELECT joined_at, removed_at FROM room_members WHERE room_id = $1 AND user_id = $2",
     )
     .bind(room_id)
@@ -224,8 +270,8 @@ async fn standing(room_id: &str, user_id: &str) -> Result<Standing, AppError> {
     .await?;
     Ok(match row {
         None => Standing::Stranger,
-        Some(row) if row.try_get::<Option<i64>, _>("removed_at")?.is_some() => Standing::Removed,
-        Some(row) if row.try_get::<Option<i64>, _>("joined_at")?.is_some() => Standing::Joined,
+        Some(row) if row.removed_at.is_some() => Standing::Removed,
+        Some(row) if row.joined_at.is_some() => Standing::Joined,
         Some(_) => Standing::Invited,
     })
 }
@@ -268,18 +314,17 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
     let now = now_ms();
     let (film, owner) = if reveal {
         let pool = &db().pool;
-        let film = sqlx::query(&format!(
+        let film = sqlx::query_as::<_, CardRow>(&format!(
             "SELECT {CARD_COLUMNS} FROM films f WHERE f.id = $1"
         ))
         .bind(&room.film_id)
         .fetch_one(pool)
         .await?;
-        let owner: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
+        let owner: String = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
             .bind(&room.owner_id)
             .fetch_one(pool)
-            .await?
-            .try_get("display_name")?;
-        (Some(card(&film)?), Some(owner))
+            .await?;
+        (Some(FilmCard::from(film)), Some(owner))
     } else {
         (None, None)
     };
@@ -298,12 +343,22 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
     })
 }
 
+/// A member of a room: the person, and when they joined (NULL: invited, not come yet).
+#[derive(Debug, FromRow)]
+struct MemberRow {
+    id: String,
+    username: String,
+    display_name: String,
+    last_seen_at: i64,
+    joined_at: Option<i64>,
+}
+
 /// The whole room, for a member.
 async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
     let pool = &db().pool;
     let now = now_ms();
     let details = crate::catalog::ssr::film(&room.film_id).await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, MemberRow>(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at, m.joined_at \
          FROM room_members m JOIN users u ON u.id = m.user_id \
          WHERE m.room_id = $1 AND m.removed_at IS NULL ORDER BY m.invited_at, u.name_fold",
@@ -312,22 +367,21 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
     .fetch_all(pool)
     .await?;
     let members = rows
-        .iter()
+        .into_iter()
         .map(|row| {
-            let id: String = row.try_get("id")?;
-            let joined = row.try_get::<Option<i64>, _>("joined_at")?.is_some();
-            Ok(Member {
-                owner: id == room.owner_id,
+            let joined = row.joined_at.is_some();
+            Member {
+                owner: row.id == room.owner_id,
                 joined,
                 person: Person {
-                    presence: presence(now, row.try_get("last_seen_at")?, joined),
-                    id,
-                    username: row.try_get("username")?,
-                    display_name: row.try_get("display_name")?,
+                    presence: presence(now, row.last_seen_at, joined),
+                    id: row.id,
+                    username: row.username,
+                    display_name: row.display_name,
                 },
-            })
+            }
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Vec<_>>();
     let owner_name = members
         .iter()
         .find(|m| m.owner)
@@ -409,15 +463,14 @@ async fn seats_taken<'e>(
     room_id: &str,
     user_id: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM room_members \
          WHERE room_id = $1 AND removed_at IS NULL AND user_id <> $2",
     )
     .bind(room_id)
     .bind(user_id)
     .fetch_one(db)
-    .await?
-    .try_get("n")
+    .await
 }
 
 /// Enters a private room with its password or the key from a shared link. The key (79 random
@@ -483,25 +536,38 @@ const SUMMARY_COLUMNS: &str =
      (SELECT COUNT(*) FROM room_members p \
       WHERE p.room_id = r.id AND p.joined_at IS NOT NULL AND p.removed_at IS NULL) AS participants";
 
-fn summary(
-    row: &AnyRow,
-    film: crate::catalog::FilmCard,
-    me: Option<&str>,
-    now: i64,
-) -> Result<RoomSummary, sqlx::Error> {
-    let owner_id: String = row.try_get("owner_id")?;
-    Ok(RoomSummary {
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        private: flag(row, "is_private")?,
-        phase: domain::phase(row.try_get("starts_at")?, row.try_get("ended_at")?, now),
-        starts_at: row.try_get("starts_at")?,
-        created_at: row.try_get("created_at")?,
-        owner_name: row.try_get("owner_name")?,
-        mine: me == Some(owner_id.as_str()),
-        participants: row.try_get("participants")?,
-        film,
-    })
+/// A row of [`SUMMARY_COLUMNS`] and [`CARD_COLUMNS`]: a room on Home, with its film.
+#[derive(Debug, FromRow)]
+struct SummaryRow {
+    code: String,
+    name: String,
+    is_private: Flag,
+    starts_at: Option<i64>,
+    created_at: i64,
+    ended_at: Option<i64>,
+    owner_id: String,
+    owner_name: String,
+    participants: i64,
+    #[sqlx(flatten)]
+    film: CardRow,
+}
+
+impl SummaryRow {
+    /// The room as `me` sees it listed at `now`.
+    fn summary(self, me: Option<&str>, now: i64) -> RoomSummary {
+        RoomSummary {
+            phase: domain::phase(self.starts_at, self.ended_at, now),
+            mine: me == Some(self.owner_id.as_str()),
+            code: self.code,
+            name: self.name,
+            private: self.is_private.0,
+            starts_at: self.starts_at,
+            created_at: self.created_at,
+            owner_name: self.owner_name,
+            participants: self.participants,
+            film: FilmCard::from(self.film),
+        }
+    }
 }
 
 /// Home: public rooms that are live or scheduled, and the signed-in user's own rooms (owned or
@@ -511,7 +577,7 @@ pub async fn home() -> Result<RoomLists, AppError> {
     let pool = &db().pool;
     let now = now_ms();
     let film_columns = CARD_COLUMNS;
-    let public = sqlx::query(&format!(
+    let public = sqlx::query_as::<_, SummaryRow>(&format!(
         "SELECT {SUMMARY_COLUMNS}, {film_columns} FROM rooms r \
          JOIN users o ON o.id = r.owner_id JOIN films f ON f.id = r.film_id \
          WHERE r.ended_at IS NULL AND r.is_private = 0 \
@@ -520,11 +586,11 @@ pub async fn home() -> Result<RoomLists, AppError> {
     .fetch_all(pool)
     .await?;
     let public = public
-        .iter()
-        .map(|row| summary(row, card(row)?, me.as_ref().map(|u| u.id.as_str()), now))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .into_iter()
+        .map(|row| row.summary(me.as_ref().map(|u| u.id.as_str()), now))
+        .collect::<Vec<_>>();
     let mine = match &me {
-        Some(me) => sqlx::query(&format!(
+        Some(me) => sqlx::query_as::<_, SummaryRow>(&format!(
             "SELECT {SUMMARY_COLUMNS}, {film_columns} FROM room_members m \
              JOIN rooms r ON r.id = m.room_id \
              JOIN users o ON o.id = r.owner_id JOIN films f ON f.id = r.film_id \
@@ -536,9 +602,9 @@ pub async fn home() -> Result<RoomLists, AppError> {
         .bind(now - 30 * 24 * 3600 * 1000)
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(|row| summary(row, card(row)?, Some(&me.id), now))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        .into_iter()
+        .map(|row| row.summary(Some(&me.id), now))
+        .collect::<Vec<_>>(),
         None => Vec::new(),
     };
     Ok(RoomLists { public, mine })
