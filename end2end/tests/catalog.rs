@@ -77,12 +77,13 @@ async fn search_in_cyrillic_want_to_watch_play_and_continue() -> Result {
 
     browser.client.refresh().await?;
     browser.wait_hydrated().await?;
+    // Its play icon is drawn (an inline SVG), not a character.
     let button = browser
         .client
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::XPath(
-            "//button[starts-with(normalize-space(.), '▶ Continue from 0:0')]",
+            "//button[*[local-name()='svg'] and starts-with(normalize-space(.), 'Continue from 0:0')]",
         ))
         .await?;
     // It takes the video to where it stopped.

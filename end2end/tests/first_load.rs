@@ -180,3 +180,36 @@ async fn nothing_runs_off_a_phone_sized_screen() -> Result {
     );
     browser.close().await
 }
+
+#[tokio::test]
+async fn a_room_whose_socket_is_refused_says_why_instead_of_reconnecting() -> Result {
+    let server = Server::start().await?;
+    let browser = Browser::start().await?;
+    browser.register(&server, "vasily", "Василий").await?;
+    browser
+        .goto(&format!("{}/films/metropolis-1927", server.url))
+        .await?;
+    browser.wait_hydrated().await?;
+    browser.click_button("Watch together").await?;
+    browser.click_button("Create room").await?;
+    browser.wait_path_prefix("/r/").await?;
+    browser.wait_hydrated().await?;
+    let room_tab = browser.client.window().await?;
+
+    // Logging out in another tab ends the session the room's socket was opened in.
+    let other = browser.client.new_window(true).await?;
+    browser.client.switch_to_window(other.handle).await?;
+    browser.goto(&server.url).await?;
+    browser.wait_hydrated().await?;
+    browser.click_button("Log out").await?;
+    browser.wait_text_in("header", "Log in").await?;
+
+    browser.client.switch_to_window(room_tab).await?;
+    browser
+        .wait_text_in(
+            ".chat",
+            "You are signed out. Log in again to come back to this room.",
+        )
+        .await?;
+    browser.close().await
+}

@@ -114,6 +114,13 @@ impl Paths {
     fn pkg(&self) -> PathBuf {
         self.site.join("pkg")
     }
+
+    /// The browser build's own target directory, inside cargo's: with its own lock, it can
+    /// compile while the server builds in the main one (`scripts/build.sh` runs both at once,
+    /// which keeps both cores busy through each build's single-threaded last crates).
+    fn wasm_target(&self) -> PathBuf {
+        self.target.join("wasm")
+    }
 }
 
 fn site(mode: Mode) -> Result<()> {
@@ -122,7 +129,7 @@ fn site(mode: Mode) -> Result<()> {
     build_wasm(&paths, mode)?;
 
     let wasm = paths
-        .target
+        .wasm_target()
         .join(WASM_TARGET)
         .join(mode.profile_dir())
         .join("frontend.wasm");
@@ -175,6 +182,7 @@ fn build_wasm(paths: &Paths, mode: Mode) -> Result<()> {
         .current_dir(&paths.workspace)
         .args(["build", "--locked", "-p", "frontend", "--lib"])
         .args(["--target", WASM_TARGET, "--profile", mode.profile()])
+        .env("CARGO_TARGET_DIR", paths.wasm_target())
         .status()?;
     if !status.success() {
         return Err(format!("cargo build of the frontend failed ({status})").into());

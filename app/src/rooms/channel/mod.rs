@@ -6,20 +6,21 @@
 //!   the rate limits, sign-outs, and the decisions about holding playback for a stalled player;
 //! - `log`: the only writer of `room_events` (and of the room state an event changes), one path
 //!   from the room's lock to the broadcast;
-//! - `socket`: admitting a member and serving their connection.
+//! - `admission` lets a member open a socket, and `socket` serves their connection.
 //!
 //! On one node a per-room lock around "write, commit, broadcast" makes the broadcast order the
 //! sequence order; a client that falls behind the broadcast buffer is resent what it missed from
 //! the database. A client says which sequence it saw last whenever it (re)connects and gets the
 //! state and everything after it.
 
+mod admission;
 mod hub;
 mod log;
 mod socket;
 
+pub use admission::upgrade;
 pub use hub::Hub;
 pub use log::{append, apply, end_room, write_control, write_event, LogError, RoomUpdate, Written};
-pub use socket::upgrade;
 
 use crate::accounts::session::SignOuts;
 use crate::config::AppConfig;

@@ -1,7 +1,7 @@
-//! One participant's socket: `GET /ws/rooms/<code>` admits a member from the app's own origin,
-//! and `Connection` then serves them — the first `hello`, the welcome, and a loop that answers
-//! their messages, forwards the room's broadcast (refilling from the database whatever it
-//! missed), and closes when their session ends or they are removed.
+//! One participant's socket, once `admission` has let them in: `Connection` serves them — the
+//! first `hello`, the welcome, and a loop that answers their messages, forwards the room's
+//! broadcast (refilling from the database whatever it missed), and closes when their session
+//! ends or they are removed.
 //!
 //! The loop is generic over any sink of messages and stream of incoming ones, so it runs the
 //! same over an in-memory pair as over axum's websocket (a test below does that).
@@ -15,15 +15,11 @@ use super::Parts;
 use crate::accounts::session::SignOut;
 use crate::accounts::User;
 use crate::dates::now_ms;
-use crate::error::AppError;
 use crate::rooms::protocol::{
-    ClientMsg, EventKind, ProtoError, ServerMsg, Snapshot, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    ClientMsg, EventKind, ProtoError, ServerMsg, Snapshot, PROTOCOL_VERSION,
 };
-use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::ws::Message;
 use futures::{Sink, SinkExt, Stream, StreamExt};
-use sqlx::FromRow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -35,113 +31,6 @@ const LEAVE_GRACE: Duration = Duration::from_secs(5);
 /// The first message must come this soon.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `GET /ws/rooms/<code>`: upgrades for a member from the app's own origin; anyone else gets
-/// 401/403/404 and no socket.
-pub async fn upgrade(
-    State(app): State<Parts>,
-    session: tower_sessions::Session,
-    Path(code): Path<String>,
-    headers: http::HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let from = Caller {
-        origin: header(http::header::ORIGIN),
-        host: header(http::header::HOST),
-    };
-    let session_id = session.id().map(|id| id.to_string());
-    match admit(&app, &session, &code, from).await {
-        Ok((user, room_id)) => ws
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(4 * 1024)
-            .max_write_buffer_size(1024 * 1024)
-            .max_message_size(MAX_FRAME_BYTES)
-            .max_frame_size(MAX_FRAME_BYTES)
-            .on_upgrade(move |socket| async move {
-                let hub = app.hub.clone();
-                let (sink, stream) = socket.split();
-                Connection::run(app, user, session_id, room_id.clone(), sink, stream).await;
-                hub.tidy(&room_id);
-            }),
-        Err(e) => (
-            http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::FORBIDDEN),
-            e.to_string(),
-        )
-            .into_response(),
-    }
-}
-
-/// The page that opens a socket: its `Origin`, and the `Host` it connected to.
-struct Caller<'a> {
-    origin: Option<&'a str>,
-    host: Option<&'a str>,
-}
-
-/// What admitting someone needs: the room's id, their membership of it (NULLs when they have
-/// none) and who they are.
-#[derive(Debug, FromRow)]
-struct AdmissionRow {
-    room_id: String,
-    joined_at: Option<i64>,
-    removed_at: Option<i64>,
-    username: String,
-    display_name: String,
-    session_epoch: i64,
-}
-
-/// Who may connect: a signed-in member of the room (not removed), from the app's own origin
-/// (the public URL's, or the address the page was opened at; `links::is_own_origin`).
-/// The user and the room's id.
-async fn admit(
-    app: &Parts,
-    session: &tower_sessions::Session,
-    code: &str,
-    from: Caller<'_>,
-) -> Result<(User, String), AppError> {
-    let own = crate::links::is_own_origin(
-        from.origin.unwrap_or_default(),
-        from.host,
-        &app.config.public_url,
-    );
-    if !own {
-        return Err(AppError::Forbidden);
-    }
-    if !crate::codes::is_code(code) {
-        return Err(AppError::NotFound);
-    }
-    let (user_id, epoch) = crate::accounts::session::session_user_id(session)
-        .await
-        .ok_or(AppError::Unauthorized)?;
-    let row = sqlx::query_as::<_, AdmissionRow>(
-        "SELECT r.id AS room_id, m.joined_at, m.removed_at, u.username, u.display_name, \
-                u.session_epoch \
-         FROM rooms r JOIN users u ON u.id = $2 \
-         LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = u.id \
-         WHERE r.code = $1",
-    )
-    .bind(code)
-    .bind(&user_id)
-    .fetch_optional(&app.db.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    if row.session_epoch != epoch {
-        // Signed out elsewhere (a password change).
-        return Err(AppError::Unauthorized);
-    }
-    let member = row.joined_at.is_some() && row.removed_at.is_none();
-    if !member {
-        return Err(AppError::Forbidden);
-    }
-    Ok((
-        User {
-            id: user_id,
-            username: row.username,
-            display_name: row.display_name,
-        },
-        row.room_id,
-    ))
-}
-
 /// The connection is over: the socket closed, failed, or was closed on purpose.
 #[derive(Debug)]
 struct Done;
@@ -149,7 +38,7 @@ struct Done;
 /// One step of the loop: `Err(Done)` ends it.
 type Step = Result<(), Done>;
 
-struct Connection<S> {
+pub(super) struct Connection<S> {
     app: Parts,
     user: User,
     session_id: Option<String>,
@@ -163,7 +52,7 @@ struct Connection<S> {
 impl<S: Sink<Message> + Unpin> Connection<S> {
     /// Serves one socket until it closes: `sink` takes what the server says, `stream` brings
     /// what the client says (an error there is a broken or oversized frame).
-    async fn run<R, E>(
+    pub(super) async fn run<R, E>(
         app: Parts,
         user: User,
         session_id: Option<String>,
