@@ -133,6 +133,14 @@ fn free_port() -> Result<u16> {
 
 impl Browser {
     pub async fn start() -> Result<Self> {
+        Self::start_configured(|_| {}).await
+    }
+
+    /// `start`, with the WebDriver capabilities changed by `configure` first (a benchmark sets
+    /// `pageLoadStrategy` to `none` to watch a page load from its first byte).
+    pub async fn start_configured(
+        configure: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Result<Self> {
         let port = free_port()?;
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -178,6 +186,7 @@ impl Browser {
                 "prefs": { "intl.accept_languages": "en-US,en" },
             }),
         );
+        configure(&mut caps);
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))

@@ -1,5 +1,5 @@
 //! Kino's build step: `cargo xtask site [--release]` writes the browser's half of Kino into the
-//! site root (`target/site`, or `$KINO_SITE_ROOT`), which the `kino` server serves.
+//! workspace's `target/site`, which the `kino` server serves.
 //!
 //! 1. `cargo build -p frontend` for wasm32 (profile `wasm-release` with `--release`, else `dev`);
 //! 2. wasm-bindgen, as a library pinned to the `wasm-bindgen` crate's exact version, writes
@@ -100,10 +100,9 @@ impl Paths {
             Some(dir) => workspace.join(dir),
             None => workspace.join("target"),
         };
-        let site = match std::env::var_os("KINO_SITE_ROOT") {
-            Some(dir) => workspace.join(dir),
-            None => workspace.join("target/site"),
-        };
+        // Always the workspace's own: `KINO_SITE_ROOT` says where a server serves from (another
+        // build, say, in a benchmark), never where to build.
+        let site = workspace.join("target/site");
         Ok(Self {
             workspace,
             target,
