@@ -5,6 +5,8 @@
 #   cargo make bench-first-load -- --runs 9 --down-kbit 4000 --latency-ms 60
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.
+if [ "${1:-}" = "--" ]; then shift; fi
 bash scripts/ensure-tools.sh test
 echo "==> building Kino (release); the first build takes several minutes"
 bash scripts/build.sh

@@ -8,6 +8,8 @@
 #   cargo make bench-match -- --database-url postgres://postgres@127.0.0.1:5432/test
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.
+if [ "${1:-}" = "--" ]; then shift; fi
 echo "==> building the match benchmark"
 cargo build --release --locked -p kino-bench --bin match
 bin="${CARGO_TARGET_DIR:-target}/release/match"

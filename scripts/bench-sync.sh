@@ -6,6 +6,8 @@
 #   cargo make bench-sync -- --delay-ms 40 --jitter-ms 20    # through a slow link
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.
+if [ "${1:-}" = "--" ]; then shift; fi
 bash scripts/ensure-tools.sh test
 echo "==> building Kino (release); the first build takes several minutes"
 bash scripts/build.sh

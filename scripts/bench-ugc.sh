@@ -6,6 +6,8 @@
 #   cargo make bench-ugc -- --database-url postgres://postgres@127.0.0.1:5432/test
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.
+if [ "${1:-}" = "--" ]; then shift; fi
 echo "==> building Kino (release); the first build takes several minutes"
 bash scripts/build.sh
 echo "==> building the load generator"

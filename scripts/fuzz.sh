@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=(ws_frame server_fn_forms)
+# `cargo make fuzz -- 300` hands the script the `--` too.
+if [ "${1:-}" = "--" ]; then shift; fi
 SECONDS_PER_TARGET="${1:-${KINO_FUZZ_SECONDS:-60}}"
 if ! [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: scripts/fuzz.sh [seconds per target]  (got '$SECONDS_PER_TARGET')" >&2
