@@ -288,6 +288,7 @@ async fn main() -> Result {
     // The throughput phase: every room's sender as fast as the server takes it (each message is
     // persisted, then fanned out). The server's chat limit is the sender's problem: it is raised
     // for this run by the script (`KINO_CHAT_PER_SECOND`).
+    let mut throughput = None;
     if args.throughput_secs > 0 {
         let acked = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + Duration::from_secs(args.throughput_secs);
@@ -342,7 +343,23 @@ async fn main() -> Result {
             secs,
             n as f64 / secs
         );
+        throughput = Some(n as f64 / secs);
     }
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "fanout",
+            "sockets": connections,
+            "kib_per_socket": rss_after.saturating_sub(rss_before) as f64 / connections as f64,
+            "p50_ms": hist.value_at_quantile(0.5) as f64 / 1000.0,
+            "p99_ms": hist.value_at_quantile(0.99) as f64 / 1000.0,
+            "max_ms": hist.max() as f64 / 1000.0,
+            "deliveries_expected": expected,
+            "deliveries_lost": expected.saturating_sub(got),
+            "server_cpu_percent": 100.0 * cpu / wall,
+            "chat_messages_per_s": throughput,
+        })
+    );
     server.stop().await?;
     db.remove().await?;
     Ok(())

@@ -537,11 +537,26 @@ async fn bench(
     );
     // CPU time per answer depends much less on what else the machine runs than req/s does.
     let answered = recorder.total().count();
-    if let Some(cpu) = server_cpu.filter(|_| answered > 0) {
-        println!(
-            "server CPU per answered request: {:.2} ms",
-            cpu * 1000.0 / answered as f64
-        );
+    let cpu_per_request = server_cpu
+        .filter(|_| answered > 0)
+        .map(|cpu| cpu * 1000.0 / answered as f64);
+    if let Some(ms) = cpu_per_request {
+        println!("server CPU per answered request: {ms:.2} ms");
     }
+    let total = recorder.total();
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "ugc",
+            "seconds": elapsed.as_secs_f64(),
+            "answered": answered,
+            "req_per_s": answered as f64 / elapsed.as_secs_f64(),
+            "p50_ms": total.millis(0.5),
+            "p99_ms": total.millis(0.99),
+            "max_ms": total.millis(1.0),
+            "errors": total.errors,
+            "server_cpu_ms_per_request": cpu_per_request,
+        })
+    );
     server.stop().await
 }
