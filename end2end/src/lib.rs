@@ -358,6 +358,19 @@ impl Browser {
         Ok(())
     }
 
+    /// Opens a public room for Metropolis the way people do — its film page, "Watch together",
+    /// "Create room" — on Kino at `base`, and waits until the room's page has hydrated; its
+    /// address then.
+    pub async fn create_room_at(&self, base: &str) -> Result<url::Url> {
+        self.goto(&format!("{base}/films/metropolis-1927")).await?;
+        self.wait_hydrated().await?;
+        self.click_button("Watch together").await?;
+        self.click_button("Create room").await?;
+        let room = self.wait_path_prefix("/r/").await?;
+        self.wait_hydrated().await?;
+        Ok(room)
+    }
+
     pub async fn close(self) -> Result {
         self.client.close().await?;
         Ok(())

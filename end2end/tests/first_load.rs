@@ -19,13 +19,7 @@ async fn a_room_works_through_localhost_and_through_127_0_0_1() -> Result {
 
     // Vasily typed "localhost" — the most natural thing to type — and starts a room.
     vasily.register_at(&local, "vasily", "Василий").await?;
-    vasily
-        .goto(&format!("{local}/films/metropolis-1927"))
-        .await?;
-    vasily.wait_hydrated().await?;
-    vasily.click_button("Watch together").await?;
-    vasily.click_button("Create room").await?;
-    let room = vasily.wait_path_prefix("/r/").await?;
+    let room = vasily.create_room_at(&local).await?;
     assert_eq!(room.host_str(), Some("localhost"));
     // The socket is admitted: a message goes out and comes back in the room's order.
     vasily.fill("Message", "привет из localhost").await?;
@@ -83,14 +77,7 @@ async fn control_icons_are_drawn_not_emoji() -> Result {
     let server = Server::start().await?;
     let browser = Browser::start().await?;
     browser.register(&server, "vasily", "Василий").await?;
-    browser
-        .goto(&format!("{}/films/metropolis-1927", server.url))
-        .await?;
-    browser.wait_hydrated().await?;
-    browser.click_button("Watch together").await?;
-    browser.click_button("Create room").await?;
-    browser.wait_path_prefix("/r/").await?;
-    browser.wait_hydrated().await?;
+    browser.create_room_at(&server.url).await?;
 
     for label in ["Play", "Mute", "Full screen"] {
         let button = browser.labelled(label).await?;
@@ -186,14 +173,7 @@ async fn a_room_whose_socket_is_refused_says_why_instead_of_reconnecting() -> Re
     let server = Server::start().await?;
     let browser = Browser::start().await?;
     browser.register(&server, "vasily", "Василий").await?;
-    browser
-        .goto(&format!("{}/films/metropolis-1927", server.url))
-        .await?;
-    browser.wait_hydrated().await?;
-    browser.click_button("Watch together").await?;
-    browser.click_button("Create room").await?;
-    browser.wait_path_prefix("/r/").await?;
-    browser.wait_hydrated().await?;
+    browser.create_room_at(&server.url).await?;
     let room_tab = browser.client.window().await?;
 
     // Logging out in another tab ends the session the room's socket was opened in.

@@ -81,14 +81,7 @@ async fn three_people_play_pause_seek_and_talk_as_one() -> Result {
     let masha = person(&server, "masha", "Маша").await?;
 
     // Vasily opens a public room for Metropolis.
-    vasily
-        .goto(&format!("{}/films/metropolis-1927", server.url))
-        .await?;
-    vasily.wait_hydrated().await?;
-    vasily.click_button("Watch together").await?;
-    vasily.click_button("Create room").await?;
-    let room = vasily.wait_path_prefix("/r/").await?.to_string();
-    vasily.wait_hydrated().await?;
+    let room = vasily.create_room_at(&server.url).await?.to_string();
     settled(&vasily).await?;
 
     // Petr follows the link; the room is paused at the start for both.
