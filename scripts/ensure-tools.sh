@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test tools Kino needs, each only when the pinned version is missing.
-# Usage: scripts/ensure-tools.sh build   # the wasm32 target and wasm-opt (binaryen)
-#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver and ffmpeg
+# Usage: scripts/ensure-tools.sh build   # the wasm32 target, wasm-opt (binaryen) and ffmpeg
+#        scripts/ensure-tools.sh test    # the above plus Chromium and ChromeDriver
 # Nothing here downloads a prebuilt binary: wasm-opt comes from the npm registry (binaryen runs
 # under Node), browsers and ffmpeg from the OS packages. wasm-bindgen is a library inside
 # `cargo xtask` (xtask/), so there is no CLI to install, and no cargo-leptos.
@@ -59,9 +59,14 @@ ensure_test_packages() {
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# The library transcodes with ffmpeg (and reads files with ffprobe) at run time.
+ensure_ffmpeg() {
+  command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_install ffmpeg
+}
+
 mode="${1:-build}"
 case "$mode" in
-  build) ;;
+  build) ensure_ffmpeg ;;
   test) ensure_test_packages ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac

@@ -15,17 +15,17 @@ step "rustfmt"
 cargo fmt --all --check
 
 step "clippy: server build (ssr), tests and benchmarks"
-cargo clippy --locked -p app -p kino -p end2end -p kino-bench -p xtask --all-targets -- -D warnings
+cargo clippy --locked -p app -p kino -p kino-media -p end2end -p kino-bench -p xtask --all-targets -- -D warnings
 
 step "clippy: browser build (hydrate, wasm32)"
 cargo clippy --locked -p app -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests on SQLite"
-env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino
+env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino -p kino-media
 
 step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
-# The same packages as above, so the same build is reused (the app's unit tests run again, in
-# well under a second); `-p kino` alone resolves other features and links everything anew.
+# The same packages as above (but the media tools, which use no database), so the same build is
+# reused; `-p kino` alone resolves other features and links everything anew.
 cargo test --locked -p app -p kino
 
 step "building the release app for the browser tests"

@@ -19,6 +19,40 @@ pub struct AppConfig {
     /// before the server answers 503.
     pub hashing_threads: usize,
     pub hashing_queue: usize,
+    /// The media library: where files live, limits, how transcoding runs.
+    pub media: MediaConfig,
+}
+
+/// The media library's settings (`--media-dir`, `--max-upload-mb`, …).
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    pub dir: std::path::PathBuf,
+    /// The largest upload or import accepted.
+    pub max_upload_bytes: u64,
+    /// Jobs wait while the disk has less than this free (rather than fail mid-file).
+    pub min_free_bytes: u64,
+    /// URL imports may fetch from loopback and private networks (LAN setups, tests).
+    pub import_allow_private: bool,
+    /// Also make 2160p renditions of sources that large.
+    pub renditions_2160: bool,
+    /// VP9 at libvpx's realtime speed (about 5× faster, somewhat larger files) instead of good.
+    pub vp9_fast: bool,
+    /// ffmpeg is stopped when its progress does not move for this long.
+    pub stall_timeout: Duration,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            dir: "data/media".into(),
+            max_upload_bytes: 20_000 * 1_000_000,
+            min_free_bytes: 2_000 * 1_000_000,
+            import_allow_private: false,
+            renditions_2160: false,
+            vp9_fast: false,
+            stall_timeout: Duration::from_secs(120),
+        }
+    }
 }
 
 /// The attempt budgets. A client is an address (the proxy's client, with `--trusted-proxy`).
@@ -68,6 +102,7 @@ impl AppConfig {
             buffer_wait: Duration::from_secs(10),
             hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             hashing_queue: 64,
+            media: MediaConfig::default(),
         }
     }
 }

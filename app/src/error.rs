@@ -27,6 +27,19 @@ pub enum Invalid {
     RoomPasswordLength,
     StartsAt,
     SelfRemove,
+    /// A film needs a title in at least one language.
+    FilmTitle,
+    FilmYear,
+    /// A film's title or description is too long or holds control characters.
+    FilmText,
+    Countries,
+    /// A new film needs exactly one of a finished upload and a video link.
+    VideoSource,
+    VideoUrl,
+    /// The uploaded subtitles file holds no cues in a known format.
+    SubtitlesFile,
+    /// The uploaded poster is not a JPEG or PNG image (or is too large).
+    PosterFile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -57,6 +70,9 @@ pub enum AppError {
     /// A state-changing request from another origin (another site, port or subdomain).
     #[error("cross-site request refused")]
     CrossSite,
+    /// The thing to create exists already (a film id taken meanwhile), or changed under us.
+    #[error("conflict")]
+    Conflict,
     #[error("internal error")]
     Internal,
     /// Transport problems (the network, a malformed request): the text is the framework's own.
@@ -73,7 +89,7 @@ impl AppError {
             AppError::Forbidden | AppError::WrongRoomPassword | AppError::CrossSite => 403,
             AppError::RoomFull { .. } | AppError::RoomEnded => 409,
             AppError::Invalid(_) | AppError::Request(_) => 400,
-            AppError::UsernameTaken => 409,
+            AppError::UsernameTaken | AppError::Conflict => 409,
             AppError::RateLimited { .. } => 429,
             AppError::Busy { .. } => 503,
             AppError::Internal => 500,

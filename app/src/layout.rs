@@ -37,6 +37,13 @@ pub fn Header() -> impl IntoView {
                                 let unread = notifications.unread.await.unwrap_or(0);
                                 view! {
                                     <div class="user-menu">
+                                        {user
+                                            .is_admin
+                                            .then(|| {
+                                                view! {
+                                                    <A href="/library">{t!(i18n, library_title)}</A>
+                                                }
+                                            })}
                                         <crate::catalog::WatchlistLink count=wanted />
                                         <A href="/watched">{t!(i18n, watched_title)}</A>
                                         <FriendsLink count=requests />

@@ -27,6 +27,7 @@ pub mod ui;
 pub mod accounts;
 pub mod catalog;
 pub mod friends;
+pub mod library;
 pub mod notifications;
 pub mod opinions;
 pub mod playback;
@@ -108,6 +109,9 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/films") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
+                    <Route path=path!("/films/:id/edit") view=library::EditFilmPage ssr=SsrMode::Async />
+                    <Route path=path!("/library") view=library::LibraryPage ssr=SsrMode::Async />
+                    <Route path=path!("/library/new") view=library::AddFilmPage ssr=SsrMode::Async />
                     <Route path=path!("/watchlist") view=WatchlistPage ssr=SsrMode::Async />
                     <Route path=path!("/watched") view=WatchedPage ssr=SsrMode::Async />
                     <Route path=path!("/friends") view=friends::FriendsPage ssr=SsrMode::Async />

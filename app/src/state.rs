@@ -19,6 +19,8 @@ pub struct AppState {
     pub hub: Arc<crate::rooms::channel::Hub>,
     /// Where ended sessions are announced (their room sockets close).
     pub sign_outs: crate::accounts::session::SignOuts,
+    /// The media library: its directory, uploads in progress, the workers' bell.
+    pub library: Arc<crate::library::ssr::Library>,
 }
 
 /// Each part an axum handler may extract with `State<Part>`.
@@ -39,6 +41,16 @@ parts! {
     hashing: Arc<crate::accounts::hashing::HashPool>,
     hub: Arc<crate::rooms::channel::Hub>,
     sign_outs: crate::accounts::session::SignOuts,
+    library: Arc<crate::library::ssr::Library>,
+}
+
+impl FromRef<AppState> for crate::library::uploads::UploadParts {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            db: state.db.clone(),
+            library: state.library.clone(),
+        }
+    }
 }
 
 impl FromRef<AppState> for crate::rooms::channel::Parts {
@@ -63,6 +75,7 @@ impl AppState {
         provide_context(self.hashing.clone());
         provide_context(self.hub.clone());
         provide_context(self.sign_outs.clone());
+        provide_context(self.library.clone());
     }
 
     pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> Self {
@@ -73,6 +86,11 @@ impl AppState {
             )),
             hub: Arc::default(),
             sign_outs: Default::default(),
+            library: Arc::new(crate::library::ssr::Library::new(
+                config.media.dir.clone(),
+                config.media.max_upload_bytes,
+                config.media.min_free_bytes,
+            )),
             leptos_options,
             db,
             config: Arc::new(config),

@@ -40,6 +40,14 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         }
         AppError::Invalid(Invalid::StartsAt) => t!(i18n, err_starts_at).into_any(),
         AppError::Invalid(Invalid::SelfRemove) => t!(i18n, err_self_remove).into_any(),
+        AppError::Invalid(Invalid::FilmTitle) => t!(i18n, err_film_title).into_any(),
+        AppError::Invalid(Invalid::FilmYear) => t!(i18n, err_film_year).into_any(),
+        AppError::Invalid(Invalid::FilmText) => t!(i18n, err_film_text).into_any(),
+        AppError::Invalid(Invalid::Countries) => t!(i18n, err_countries).into_any(),
+        AppError::Invalid(Invalid::VideoSource) => t!(i18n, err_video_source).into_any(),
+        AppError::Invalid(Invalid::VideoUrl) => t!(i18n, err_video_url).into_any(),
+        AppError::Invalid(Invalid::SubtitlesFile) => t!(i18n, err_subtitles_file).into_any(),
+        AppError::Invalid(Invalid::PosterFile) => t!(i18n, err_poster_file).into_any(),
         AppError::WrongRoomPassword => t!(i18n, err_wrong_room_password).into_any(),
         AppError::RoomFull { max } => t!(i18n, err_room_full, max = move || max).into_any(),
         AppError::RoomEnded => t!(i18n, err_room_ended).into_any(),
@@ -51,6 +59,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         }
         AppError::Busy { .. } => t!(i18n, err_busy).into_any(),
         AppError::CrossSite => t!(i18n, err_cross_site).into_any(),
+        AppError::Conflict => t!(i18n, err_conflict).into_any(),
         AppError::Internal => t!(i18n, err_internal).into_any(),
         AppError::Request(_) => t!(i18n, err_request).into_any(),
     }

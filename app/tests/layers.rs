@@ -32,7 +32,7 @@ const FEATURES: &[&[&str]] = &[
     &["catalog"],
     // Others tell people things through it.
     &["notifications"],
-    &["friends", "opinions", "playback"],
+    &["friends", "library", "opinions", "playback"],
     // A room is started with friends, for a film.
     &["rooms"],
 ];

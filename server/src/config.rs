@@ -12,10 +12,59 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Vp9Speed {
+    /// libvpx's `good` deadline at cpu-used 4: smaller files, about 3 CPU-seconds per second
+    /// of 1080p on this class of machine.
+    Good,
+    /// The `realtime` deadline at cpu-used 8: about 5× faster, somewhat larger files.
+    Fast,
+}
+
+/// What `kino` does besides serving (no subcommand: serve, with workers).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Serve nothing; only transcode the library's queued jobs (`--transcode-workers` of them).
+    Worker,
+    /// Give or take an account's admin role.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Add a film from a file or a link, print its progress, and exit when its first rendition
+    /// is ready (or with the reason it cannot be).
+    Import {
+        /// A video file on this machine, or an http(s) link.
+        source: String,
+        /// The film's title (in English, or the only one).
+        #[arg(long)]
+        title: String,
+        /// Its Russian title.
+        #[arg(long)]
+        title_ru: Option<String>,
+        #[arg(long)]
+        year: Option<i64>,
+        /// The admin the film is recorded as added by (default: the first admin).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminAction {
+    /// Make USERNAME an admin.
+    Grant { username: String },
+    /// Take the admin role from USERNAME.
+    Revoke { username: String },
+}
+
 /// Kino — watch films together with friends.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "kino", version, about)]
 pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "KINO_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -24,7 +73,8 @@ pub struct Config {
     #[arg(
         long,
         env = "KINO_DATABASE_URL",
-        default_value = "sqlite://data/kino.db"
+        default_value = "sqlite://data/kino.db",
+        global = true
     )]
     pub database_url: String,
 
@@ -34,15 +84,67 @@ pub struct Config {
     pub public_url: Option<url::Url>,
 
     /// Where uploaded and transcoded media files are kept.
-    #[arg(long, env = "KINO_MEDIA_DIR", default_value = "data/media")]
+    /// Several nodes share it (a shared volume) so every node serves every file.
+    #[arg(
+        long,
+        env = "KINO_MEDIA_DIR",
+        default_value = "data/media",
+        global = true
+    )]
     pub media_dir: PathBuf,
+
+    /// Transcoding workers on this node (0: this node only serves).
+    #[arg(
+        long,
+        env = "KINO_TRANSCODE_WORKERS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub transcode_workers: usize,
+
+    /// The largest video file accepted, by upload or by link, in MB.
+    #[arg(
+        long,
+        env = "KINO_MAX_UPLOAD_MB",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_upload_mb: u64,
+
+    /// Transcoding jobs wait while the media disk has less than this free, in MB.
+    #[arg(
+        long,
+        env = "KINO_MIN_FREE_DISK_MB",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub min_free_disk_mb: u64,
+
+    /// Let video links point into loopback and private networks (a LAN server, tests).
+    /// Without it such links are refused, so nobody can make Kino fetch internal addresses.
+    #[arg(long, env = "KINO_IMPORT_ALLOW_PRIVATE", global = true)]
+    pub import_allow_private: bool,
+
+    /// Extra renditions beyond 480p/720p/1080p: `2160`.
+    #[arg(long, env = "KINO_RENDITIONS", value_delimiter = ',', global = true)]
+    pub renditions: Vec<u32>,
+
+    /// How hard the VP9 (WebM) encoder works.
+    #[arg(
+        long,
+        env = "KINO_VP9_SPEED",
+        value_enum,
+        default_value = "good",
+        global = true
+    )]
+    pub vp9_speed: Vp9Speed,
 
     /// The built site (WASM, JS, CSS, images) that `cargo leptos build` writes.
     #[arg(long, env = "KINO_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
     /// Do not add the demo films to an empty catalog.
-    #[arg(long, env = "KINO_NO_SEED")]
+    #[arg(long, env = "KINO_NO_SEED", global = true)]
     pub no_seed: bool,
 
     /// How long a room whose film has finished stays open after everyone has left, in minutes.

@@ -4,7 +4,9 @@
 // The pages' view types are deeply nested generics (as in `frontend`).
 #![recursion_limit = "256"]
 
+pub mod cli;
 pub mod config;
+pub mod media;
 pub mod security;
 
 use app::config::AppConfig;
@@ -22,6 +24,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
@@ -78,7 +81,21 @@ pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
     if let Some(threads) = config.hashing_threads {
         app_config.hashing_threads = threads.max(1);
     }
+    app_config.media = media_config(config);
     AppState::new(leptos_options, db, app_config)
+}
+
+/// The library's settings from the flags.
+pub fn media_config(config: &Config) -> app::config::MediaConfig {
+    app::config::MediaConfig {
+        dir: config.media_dir.clone(),
+        max_upload_bytes: config.max_upload_mb.saturating_mul(1_000_000),
+        min_free_bytes: config.min_free_disk_mb.saturating_mul(1_000_000),
+        import_allow_private: config.import_allow_private,
+        renditions_2160: config.renditions.contains(&2160),
+        vp9_fast: config.vp9_speed == config::Vp9Speed::Fast,
+        ..Default::default()
+    }
 }
 
 /// Builds the whole HTTP app around `state`.
@@ -120,6 +137,14 @@ pub fn router(config: &Config, state: AppState) -> Router {
             get(app::rooms::calendar::calendar),
         )
         .route("/ws/rooms/{code}", get(app::rooms::channel::upgrade))
+        .merge(app::library::uploads::routes())
+        // The library's files: versioned names, so caches may keep them forever.
+        .nest_service(
+            "/media/films",
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(media::only_finished_files))
+                .service(ServeDir::new(config.media_dir.join("films"))),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -149,7 +174,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             BODY_READ_TIMEOUT,
         ))
-        .layer(CompressionLayer::new())
+        // Video and audio are compressed already, and a compressed body loses its length and
+        // byte ranges, which players need to seek.
+        .layer(
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new()
+                    .and(NotForContentType::const_new("video/"))
+                    .and(NotForContentType::const_new("audio/")),
+            ),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -299,12 +332,21 @@ pub async fn serve_with_database(
         config.room_retention(),
         Duration::from_secs(30),
     ));
+    let workers = app::library::worker::spawn(
+        db.clone(),
+        state.library.clone(),
+        state.config.clone(),
+        config.transcode_workers,
+    );
     let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
     accept_loop(listener, app, header_timeout, shutdown).await;
     cleanup.abort();
     lifecycle.abort();
+    for worker in workers {
+        worker.abort();
+    }
     db.pool.close().await;
     Ok(())
 }

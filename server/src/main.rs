@@ -1,5 +1,5 @@
 use clap::Parser;
-use kino_server::config::{Config, LogFormat};
+use kino_server::config::{Command, Config, LogFormat};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -14,6 +14,29 @@ async fn main() -> ExitCode {
             .json()
             .with_env_filter(filter)
             .init(),
+    }
+
+    match config.command.clone() {
+        Some(Command::Admin { action }) => return kino_server::cli::admin(&config, &action).await,
+        Some(Command::Worker) => return kino_server::cli::worker(config).await,
+        Some(Command::Import {
+            source,
+            title,
+            title_ru,
+            year,
+            by,
+        }) => {
+            return kino_server::cli::import(
+                config,
+                &source,
+                &title,
+                title_ru.as_deref(),
+                year,
+                by.as_deref(),
+            )
+            .await
+        }
+        None => {}
     }
 
     let listener = match tokio::net::TcpListener::bind(config.listen).await {

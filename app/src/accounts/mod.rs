@@ -23,6 +23,8 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub display_name: String,
+    /// May manage the library (the first account of an instance, or `kino admin grant`).
+    pub is_admin: bool,
 }
 
 #[server(endpoint = "me")]
@@ -40,6 +42,13 @@ pub async fn register(
     next: Option<String>,
 ) -> Result<(), AppError> {
     ssr::register(username, display_name, password, next).await
+}
+
+/// Whether nobody has an account yet: the register page then says the new one will be the admin.
+#[server(endpoint = "first-account")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+pub async fn is_first_account() -> Result<bool, AppError> {
+    ssr::no_accounts_yet().await
 }
 
 #[server(endpoint = "login")]
@@ -233,9 +242,16 @@ pub fn RegisterPage() -> impl IntoView {
     let auth = use_auth();
     let next = next_param();
     let result = auth.register.value();
+    let first = Resource::new(|| (), |_| is_first_account());
     view! {
         <section class="card narrow">
             <h1>{t!(i18n, register_title)}</h1>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    matches!(first.await, Ok(true))
+                        .then(|| view! { <p class="notice" role="note">{t!(i18n, first_account_admin)}</p> })
+                })}
+            </Suspense>
             <ActionForm action=auth.register attr:class="form">
                 <input type="hidden" name="next" prop:value=move || next.get() />
                 <div class="field">

@@ -79,7 +79,8 @@ async fn look_up_user() -> Result<Option<User>, AppError> {
         return Ok(None);
     };
     let row = sqlx::query_as::<_, SessionUserRow>(
-        "SELECT id, username, display_name, last_seen_at, session_epoch FROM users WHERE id = $1",
+        "SELECT id, username, display_name, last_seen_at, session_epoch, is_admin FROM users \
+         WHERE id = $1",
     )
     .bind(&id)
     .fetch_optional(&db().pool)
@@ -108,6 +109,7 @@ async fn look_up_user() -> Result<Option<User>, AppError> {
         id: row.id,
         username: row.username,
         display_name: row.display_name,
+        is_admin: row.is_admin.into(),
     }))
 }
 
@@ -119,6 +121,7 @@ struct SessionUserRow {
     display_name: String,
     last_seen_at: i64,
     session_epoch: i64,
+    is_admin: crate::db::Flag,
 }
 
 /// The user id a session belongs to, for plain axum handlers outside server functions, with
@@ -153,6 +156,16 @@ pub async fn signed_in_user_id(
 /// The signed-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<User, AppError> {
     current_user().await?.ok_or(AppError::Unauthorized)
+}
+
+/// The signed-in user when they are an admin; `Unauthorized` signed out, `Forbidden` otherwise.
+pub async fn require_admin() -> Result<User, AppError> {
+    let user = require_user().await?;
+    if user.is_admin {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
 }
 
 /// Starts a fresh session for `user_id`: a new id, so a session fixed before login is useless.

@@ -21,6 +21,7 @@ struct UserRow {
     id: String,
     username: String,
     display_name: String,
+    is_admin: crate::db::Flag,
 }
 
 impl From<UserRow> for User {
@@ -29,16 +30,18 @@ impl From<UserRow> for User {
             id: row.id,
             username: row.username,
             display_name: row.display_name,
+            is_admin: row.is_admin.into(),
         }
     }
 }
 
 pub async fn user_by_id(id: &str) -> Result<Option<User>, AppError> {
-    let row =
-        sqlx::query_as::<_, UserRow>("SELECT id, username, display_name FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&db().pool)
-            .await?;
+    let row = sqlx::query_as::<_, UserRow>(
+        "SELECT id, username, display_name, is_admin FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db().pool)
+    .await?;
     Ok(row.map(User::from))
 }
 
@@ -72,6 +75,13 @@ pub async fn backfill_name_fold(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+pub async fn no_accounts_yet() -> Result<bool, AppError> {
+    let any = sqlx::query("SELECT 1 AS x FROM users LIMIT 1")
+        .fetch_optional(&db().pool)
+        .await?;
+    Ok(any.is_none())
+}
+
 pub async fn register(
     username: String,
     display_name: String,
@@ -90,8 +100,10 @@ pub async fn register(
     let hash = hash_password(&password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
+        // The first account of an empty instance is its admin.
         "INSERT INTO users (id, username, display_name, password_hash, created_at, name_fold, \
-         last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $5)",
+         last_seen_at, is_admin) VALUES ($1, $2, $3, $4, $5, $6, $5, \
+         CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END)",
     )
     .bind(&id)
     .bind(username.as_str())

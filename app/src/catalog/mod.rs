@@ -25,6 +25,8 @@ pub struct FilmCard {
     pub genres: Vec<String>,
     pub duration_secs: i64,
     pub playable: bool,
+    /// The film's own poster image (a chosen frame or an admin's upload), if it has one.
+    pub poster: Option<String>,
 }
 
 impl FilmCard {
@@ -36,7 +38,10 @@ impl FilmCard {
     }
 
     pub fn poster_url(&self) -> String {
-        format!("/posters/{}.svg", self.id)
+        match &self.poster {
+            Some(url) => url.clone(),
+            None => format!("/posters/{}.svg", self.id),
+        }
     }
 }
 
@@ -48,6 +53,40 @@ pub struct Rendition {
     pub height: i64,
 }
 
+/// A film's subtitles in one language (`ru`, `en`, …; `und` when the file did not say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtitleTrack {
+    pub lang: String,
+    pub url: String,
+    pub cues: i64,
+}
+
+/// A subtitle language's name in the page's language (the code itself when unknown).
+pub fn language_name(code: &str, locale: Locale) -> String {
+    let names: Option<(&str, &str)> = match code {
+        "ru" => Some(("Russian", "Русский")),
+        "en" => Some(("English", "Английский")),
+        "uk" => Some(("Ukrainian", "Украинский")),
+        "de" => Some(("German", "Немецкий")),
+        "fr" => Some(("French", "Французский")),
+        "es" => Some(("Spanish", "Испанский")),
+        "it" => Some(("Italian", "Итальянский")),
+        "ja" => Some(("Japanese", "Японский")),
+        "zh" => Some(("Chinese", "Китайский")),
+        "pl" => Some(("Polish", "Польский")),
+        "pt" => Some(("Portuguese", "Португальский")),
+        "kk" => Some(("Kazakh", "Казахский")),
+        "be" => Some(("Belarusian", "Белорусский")),
+        "und" => Some(("Unknown language", "Язык не указан")),
+        _ => None,
+    };
+    match (names, locale) {
+        (Some((_, ru)), Locale::ru) => ru.to_owned(),
+        (Some((en, _)), _) => en.to_owned(),
+        (None, _) => code.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilmDetails {
     pub card: FilmCard,
@@ -57,6 +96,10 @@ pub struct FilmDetails {
     pub description_en: String,
     pub description_ru: String,
     pub renditions: Vec<Rendition>,
+    /// Subtitle tracks (WebVTT), one per language.
+    pub subtitles: Vec<SubtitleTrack>,
+    /// The seek previews' WebVTT index (`#xywh=` regions of sprite images), when made.
+    pub previews: Option<String>,
     /// Whether the signed-in user has it in "Want to watch".
     pub wanted: bool,
     /// The poster as an absolute URL for link previews (Telegram and others need one).

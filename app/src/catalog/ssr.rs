@@ -1,7 +1,7 @@
 //! Catalog queries, the demo seed and generated posters.
 
 use super::domain::{ParsedQuery, Sort, PAGE_SIZE};
-use super::{CatalogPage, FilmCard, FilmDetails, Rendition};
+use super::{CatalogPage, FilmCard, FilmDetails, Rendition, SubtitleTrack};
 use crate::accounts::session::{current_user, require_user};
 use crate::context::{config, db};
 use crate::dates::now_ms;
@@ -98,7 +98,7 @@ pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
 }
 
 pub const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
-     (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
+     f.poster_url, (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
 
 /// A row of [`CARD_COLUMNS`]; other row types take it in with `#[sqlx(flatten)]`.
 #[derive(Debug, FromRow)]
@@ -110,6 +110,7 @@ pub(crate) struct CardRow {
     /// `,drama,comedy,`: every genre between commas.
     genres: String,
     duration_secs: i64,
+    poster_url: Option<String>,
     /// How many renditions the film has.
     renditions: i64,
 }
@@ -124,6 +125,7 @@ impl From<CardRow> for FilmCard {
             genres: split_list(&row.genres),
             duration_secs: row.duration_secs,
             playable: row.renditions > 0,
+            poster: row.poster_url,
         }
     }
 }
@@ -147,6 +149,14 @@ struct FilmRow {
     director: String,
     description_en: String,
     description_ru: String,
+    published: crate::db::Flag,
+}
+
+#[derive(Debug, FromRow)]
+struct SubtitleRow {
+    lang: String,
+    url: String,
+    cues: i64,
 }
 
 #[derive(Debug, FromRow)]
@@ -184,7 +194,9 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
         (Sort::Title, true) => "f.title_ru, f.id",
         (Sort::Title, false) => "f.title_en, f.id",
     };
-    let filter = "f.search_text LIKE $1 ESCAPE '\\' AND ($2 = '' OR f.genres LIKE $3)";
+    // A film an admin is still preparing is not listed until its first MP4 is ready.
+    let filter =
+        "f.published = 1 AND f.search_text LIKE $1 ESCAPE '\\' AND ($2 = '' OR f.genres LIKE $3)";
     let genre = query.genre.unwrap_or_default();
     let genre_pattern = format!("%,{genre},%");
     let total: i64 =
@@ -214,7 +226,10 @@ pub async fn list_films(query: ParsedQuery, russian: bool) -> Result<CatalogPage
 
 /// The poster for link previews: the pre-rendered PNG when there is one (Telegram and most
 /// messengers ignore SVG), else the SVG. Absolute, as previews need.
-pub fn share_image(id: &str) -> String {
+pub fn share_image(id: &str, poster: Option<&str>) -> String {
+    if let Some(poster) = poster {
+        return format!("{}{poster}", config().public_url);
+    }
     let options = expect_context::<leptos::config::LeptosOptions>();
     let png = std::path::Path::new(&*options.site_root)
         .join("posters")
@@ -227,12 +242,17 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
     let db = &db();
     let row = sqlx::query_as::<_, FilmRow>(&format!(
         "SELECT {CARD_COLUMNS}, f.original_title, f.countries, f.director, f.description_en, \
-         f.description_ru, f.poster_color FROM films f WHERE f.id = $1"
+         f.description_ru, f.poster_color, f.published FROM films f WHERE f.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.pool)
     .await?
     .ok_or(AppError::NotFound)?;
+    let user = current_user().await?;
+    if !bool::from(row.published) && !user.as_ref().is_some_and(|u| u.is_admin) {
+        // Still being prepared: only the library's admins see it.
+        return Err(AppError::NotFound);
+    }
     let renditions = sqlx::query_as::<_, RenditionRow>(
         "SELECT url, container, width, height FROM renditions WHERE film_id = $1 \
          ORDER BY height DESC, container",
@@ -243,7 +263,25 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
     .into_iter()
     .map(Rendition::from)
     .collect();
-    let user = current_user().await?;
+    let subtitles = sqlx::query_as::<_, SubtitleRow>(
+        "SELECT lang, url, cues FROM subtitles WHERE film_id = $1 ORDER BY lang",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?
+    .into_iter()
+    .map(|row| SubtitleTrack {
+        lang: row.lang,
+        url: row.url,
+        cues: row.cues,
+    })
+    .collect();
+    let previews: Option<String> =
+        sqlx::query_scalar("SELECT sprite_url FROM film_media WHERE film_id = $1")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten();
     let wanted = match &user {
         Some(user) => {
             sqlx::query("SELECT 1 AS x FROM watchlist WHERE user_id = $1 AND film_id = $2")
@@ -255,6 +293,7 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         }
         None => false,
     };
+    let share_image = share_image(id, row.card.poster_url.as_deref());
     Ok(FilmDetails {
         card: row.card.into(),
         original_title: row.original_title,
@@ -262,7 +301,9 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         director: row.director,
         description_en: row.description_en,
         description_ru: row.description_ru,
-        share_image: share_image(id),
+        share_image,
+        subtitles,
+        previews,
         renditions,
         wanted,
     })

@@ -86,6 +86,9 @@ fn FilmDetailsView(
     };
     let poster = card.poster_url();
     let playable = !film.renditions.is_empty();
+    let auth = use_auth();
+    let edit_href = format!("/films/{}/edit", card.id);
+    let is_admin = move || matches!(auth.user.get(), Some(Ok(Some(user))) if user.is_admin);
     let countries = film.countries.clone();
     view! {
         <PageTitle text=page_title />
@@ -119,12 +122,28 @@ fn FilmDetailsView(
                         .collect_view()}
                 </p>
                 <p class="description">{description}</p>
+                {move || {
+                    is_admin()
+                        .then(|| {
+                            view! {
+                                <a href=edit_href.clone() class="button ghost small">
+                                    {t!(i18n, edit)}
+                                </a>
+                            }
+                        })
+                }}
             </div>
         </article>
         <section class="player" aria-label=move || t_string!(i18n, player).to_string()>
             {if playable {
                 view! {
-                    <Player film_id=card.id.clone() renditions=film.renditions.clone() poster resume />
+                    <Player
+                        film_id=card.id.clone()
+                        renditions=film.renditions.clone()
+                        subtitles=film.subtitles.clone()
+                        poster
+                        resume
+                    />
                 }
                     .into_any()
             } else {

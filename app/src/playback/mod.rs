@@ -5,7 +5,7 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::catalog::{FilmCard, FilmGrid, Rendition};
+use crate::catalog::{FilmCard, FilmGrid, Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::error::AppError;
 use crate::i18n::*;
@@ -84,6 +84,7 @@ fn quality_label(r: &Rendition) -> String {
 pub fn Player(
     film_id: String,
     renditions: Vec<Rendition>,
+    subtitles: Vec<SubtitleTrack>,
     poster: String,
     /// Where the viewer stopped (created by the page, outside any suspense).
     resume: Resource<Result<Option<Resume>, AppError>>,
@@ -166,10 +167,13 @@ pub fn Player(
                 on:seeked=on_seeked
                 on:pause=on_pause
                 on:ended=move |_| report.send("end")
-            ></video>
+            >
+                <SubtitleTracks tracks=subtitles.clone() />
+            </video>
             <div class="player-bar">
                 <ContinueButton resume video />
                 <QualityPicker report restore />
+                <SubtitlePicker video tracks=subtitles />
             </div>
         </div>
     }
@@ -337,6 +341,107 @@ fn QualityPicker(report: Reports, restore: StoredValue<Option<(f64, bool)>>) -> 
                         view! {
                             <option value=i.to_string() selected=move || selected.get() == i>
                                 {quality_label(r)}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+        }
+    })
+}
+
+/// The film's subtitles as `<track>` elements of a `<video>` (none shows until chosen).
+#[component]
+pub fn SubtitleTracks(tracks: Vec<SubtitleTrack>) -> impl IntoView {
+    let locale = use_i18n().get_locale_untracked();
+    tracks
+        .into_iter()
+        .map(|t| {
+            view! {
+                <track
+                    kind="subtitles"
+                    src=t.url
+                    srclang=t.lang.clone()
+                    label=crate::catalog::language_name(&t.lang, locale)
+                />
+            }
+        })
+        .collect_view()
+}
+
+/// Where the viewer's subtitle choice is remembered ("off" or a language), for every film.
+const SUBTITLES_KEY: &str = "kino.subtitles";
+
+/// "Subtitles": off or a language, each person's own, remembered in this browser. The choice
+/// shows the matching `<track>` of `video` (rendered by [`SubtitleTracks`] in the same order).
+#[component]
+pub fn SubtitlePicker(
+    video: NodeRef<leptos::html::Video>,
+    tracks: Vec<SubtitleTrack>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let langs: Vec<String> = tracks.iter().map(|t| t.lang.clone()).collect();
+    let chosen = RwSignal::new("off".to_owned());
+    let apply = {
+        let langs = langs.clone();
+        move |choice: &str| {
+            let Some(v) = video.get_untracked() else {
+                return;
+            };
+            let list = v.text_tracks();
+            for (i, lang) in langs.iter().enumerate() {
+                if let Some(track) = list.as_ref().and_then(|l| l.get(i as u32)) {
+                    track.set_mode(if lang == choice {
+                        web_sys::TextTrackMode::Showing
+                    } else {
+                        web_sys::TextTrackMode::Disabled
+                    });
+                }
+            }
+        }
+    };
+    // The remembered choice, once the page runs (and the tracks exist).
+    {
+        let (apply, langs) = (apply.clone(), langs.clone());
+        Effect::new(move |_| {
+            if video.get().is_none() {
+                return;
+            }
+            let saved = window()
+                .local_storage()
+                .ok()
+                .flatten()
+                .and_then(|s| s.get_item(SUBTITLES_KEY).ok().flatten())
+                .filter(|lang| langs.contains(lang))
+                .unwrap_or_else(|| "off".to_owned());
+            apply(&saved);
+            chosen.set(saved);
+        });
+    }
+    let choose = move |ev: leptos::ev::Event| {
+        let choice = event_target_value(&ev);
+        apply(&choice);
+        if let Some(storage) = window().local_storage().ok().flatten() {
+            let _ = storage.set_item(SUBTITLES_KEY, &choice);
+        }
+        chosen.set(choice);
+    };
+    (!tracks.is_empty()).then(|| {
+        let locale = i18n.get_locale_untracked();
+        view! {
+            <label for="subtitles-choice">{t!(i18n, subtitles)}</label>
+            <select id="subtitles-choice" on:change=choose>
+                <option value="off" selected=move || chosen.get() == "off">
+                    {t!(i18n, subtitles_off)}
+                </option>
+                {tracks
+                    .iter()
+                    .map(|t| {
+                        let lang = t.lang.clone();
+                        let name = crate::catalog::language_name(&t.lang, locale);
+                        view! {
+                            <option value=lang.clone() selected=move || chosen.get() == lang>
+                                {name}
                             </option>
                         }
                     })

@@ -56,6 +56,7 @@ pub struct RoomView {
     pub name: String,
     pub film: FilmCard,
     pub renditions: Vec<Rendition>,
+    pub subtitles: Vec<crate::catalog::SubtitleTrack>,
     pub share_image: String,
     pub owner_name: String,
     pub i_own: bool,

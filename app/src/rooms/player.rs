@@ -7,10 +7,11 @@
 
 use super::live::{now, Link, Live};
 use super::protocol::{ClientMsg, REACTIONS};
-use crate::catalog::Rendition;
+use crate::catalog::{Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::i18n::*;
 use crate::icons::{Icon, IconSvg};
+use crate::playback::{SubtitlePicker, SubtitleTracks};
 use crate::sync::{correct, Correction, Playback, Tuning};
 use leptos::html::{Div, Video};
 use leptos::prelude::*;
@@ -29,7 +30,12 @@ const HAVE_FUTURE_DATA: u16 = 3;
 
 /// The video the whole room watches, with Kino's controls and the reactions floating over it.
 #[component]
-pub fn SyncPlayer(live: Live, renditions: Vec<Rendition>, poster: String) -> impl IntoView {
+pub fn SyncPlayer(
+    live: Live,
+    renditions: Vec<Rendition>,
+    subtitles: Vec<SubtitleTrack>,
+    poster: String,
+) -> impl IntoView {
     let i18n = use_i18n();
     let steer = Steering::new(live);
     let stage = NodeRef::<Div>::new();
@@ -88,6 +94,7 @@ pub fn SyncPlayer(live: Live, renditions: Vec<Rendition>, poster: String) -> imp
                 {renditions.iter().map(|r| view! {
                     <source src=r.url.clone() type=format!("video/{}", r.container) />
                 }).collect_view()}
+                <SubtitleTracks tracks=subtitles.clone() />
             </video>
             <div class="floating" aria-hidden="true">
                 <For each=move || live.floating.get() key=|f| f.id let:f>
@@ -103,6 +110,9 @@ pub fn SyncPlayer(live: Live, renditions: Vec<Rendition>, poster: String) -> imp
                 </button>
             })}
             <PlayerControls steer shown stage />
+            <div class="player-options">
+                <SubtitlePicker video=steer.video tracks=subtitles />
+            </div>
             <Reactions steer />
         </div>
     }

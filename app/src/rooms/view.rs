@@ -113,7 +113,12 @@ fn Stage(view: RoomView, phase: Memo<Phase>, now: RwSignal<i64>, live: Live) -> 
             view! { <Countdown at now poster=v.film.poster_url() /> }.into_any()
         }
         Phase::Live => view! {
-            <SyncPlayer live=live renditions=v.renditions.clone() poster=v.film.poster_url() />
+            <SyncPlayer
+                live=live
+                renditions=v.renditions.clone()
+                subtitles=v.subtitles.clone()
+                poster=v.film.poster_url()
+            />
         }
         .into_any(),
         Phase::Ended => view! {

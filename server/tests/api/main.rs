@@ -10,6 +10,7 @@ mod accounts;
 mod catalog;
 mod channel;
 mod friends;
+mod library;
 mod opinions;
 mod playback;
 mod rooms;

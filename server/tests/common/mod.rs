@@ -162,6 +162,11 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// The server's `--media-dir` (inside the test's temporary directory).
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("media")
+    }
+
     /// Calls a server function the way the hydrated app does: a form-encoded POST.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
         self.call_as(&self.client, endpoint, form).await

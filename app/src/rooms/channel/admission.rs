@@ -116,6 +116,7 @@ async fn admit(
             id: user_id,
             username: row.username,
             display_name: row.display_name,
+            is_admin: false,
         },
         row.room_id,
     ))

@@ -336,7 +336,12 @@ async fn preview(room: &Room, reveal: bool) -> Result<RoomPreview, AppError> {
         phase: room.phase(now),
         starts_at: room.starts_at,
         name: reveal.then(|| room.name.clone()),
-        share_image: reveal.then(|| share_image(&room.film_id)),
+        share_image: reveal.then(|| {
+            share_image(
+                &room.film_id,
+                film.as_ref().and_then(|f| f.poster.as_deref()),
+            )
+        }),
         film,
         owner,
         joinable: false,
@@ -395,6 +400,7 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
         name: room.name.clone(),
         film: details.card,
         renditions: details.renditions,
+        subtitles: details.subtitles,
         share_image: details.share_image,
         owner_name,
         i_own: room.owner_id == me.id,

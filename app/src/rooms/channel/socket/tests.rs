@@ -46,6 +46,7 @@ async fn room_with_vasya() -> (Parts, User, String, Scratch) {
         id: "u1".into(),
         username: "vasya".into(),
         display_name: "Vasya".into(),
+        is_admin: false,
     };
     (
         Parts {
