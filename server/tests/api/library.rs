@@ -811,3 +811,65 @@ async fn a_worker_killed_mid_job_leaves_no_part_file_and_the_job_is_done_by_the_
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test]
+async fn kino_import_adds_a_film_from_a_shell_and_says_why_when_it_cannot() {
+    let app = library_app(|c| c.transcode_workers = 0).await;
+    let _admin = signed_in(&app, "anna", "Anna").await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip(dir.path(), "shell.mp4", "640x360", 1);
+    let media = app.media_dir();
+    let kino = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kino"))
+            .args(args)
+            .args([
+                "--database-url",
+                &app.database_url,
+                "--no-seed",
+                "--vp9-speed",
+                "fast",
+            ])
+            .arg("--media-dir")
+            .arg(&media)
+            .output()
+            .expect("kino runs")
+    };
+    let out = kino(&[
+        "import",
+        clip.to_str().unwrap(),
+        "--title",
+        "From A Shell",
+        "--title-ru",
+        "Из консоли",
+        "--year",
+        "2026",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ready: /films/from-a-shell-2026"),
+        "{stdout}"
+    );
+    let details = json_of(&app, &app.client, "film", &[("id", "from-a-shell-2026")]).await;
+    assert_eq!(details["card"]["title_ru"], "Из консоли");
+    assert!(
+        !details["renditions"].as_array().unwrap().is_empty(),
+        "playable: {details}"
+    );
+
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "not a film at all").unwrap();
+    let out = kino(&["import", text.to_str().unwrap(), "--title", "Notes"]);
+    assert!(!out.status.success(), "a file that is not a video fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("inspect failed") && stderr.contains("not a video"),
+        "{stderr}"
+    );
+    let out = kino(&["import", "/no/such/file.mkv", "--title", "Nothing"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no file"));
+}
