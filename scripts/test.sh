@@ -32,8 +32,10 @@ step "building the release app for the browser tests"
 bash scripts/build.sh
 
 step "the browser WASM stays within its budget (brotli)"
-# Lower it as the WASM shrinks (issue 14 aims at 300 KB for the first page).
-cargo xtask wasm-size --budget-kb 620
+# Lower it as the WASM shrinks (issue 14 aims at 300 KB for the first page). The library's admin
+# pages, uploads and the players' subtitles and seek previews added ~60 KB (597 → 657 KB); route
+# splitting (issue 14's next step) would keep the admin pages out of everyone's first load.
+cargo xtask wasm-size --budget-kb 690
 
 step "browser tests (headless Chromium)"
 export KINO_BIN="${CARGO_TARGET_DIR:-target}/release/kino"

@@ -171,6 +171,22 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
         Duration::from_secs(10),
     )
     .await?;
+
+    // In a room for the film, the seek bar shows the frame under the pointer.
+    browser.click_button("Watch together").await?;
+    browser.click_button("Create room").await?;
+    browser.wait_path_prefix("/r/").await?;
+    browser.wait_hydrated().await?;
+    wait_js(
+        &browser,
+        "(() => { const bar = document.querySelector('input.seek'); if (!bar || bar.max < 2) return false; \
+           const r = bar.getBoundingClientRect(); \
+           bar.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: r.left + r.width * 0.6, clientY: r.top + r.height / 2 })); \
+           const frame = document.querySelector('.seek-preview .seek-frame'); \
+           return frame && frame.style.background.includes('sprite-0.jpg'); })()",
+        Duration::from_secs(15),
+    )
+    .await?;
     browser.close().await?;
     Ok(())
 }

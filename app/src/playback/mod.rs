@@ -5,6 +5,8 @@ pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub mod previews;
+
 use crate::catalog::{FilmCard, FilmGrid, Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::error::AppError;

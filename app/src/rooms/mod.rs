@@ -57,6 +57,8 @@ pub struct RoomView {
     pub film: FilmCard,
     pub renditions: Vec<Rendition>,
     pub subtitles: Vec<crate::catalog::SubtitleTrack>,
+    /// The seek previews' index (WebVTT), when the film has them.
+    pub previews: Option<String>,
     pub share_image: String,
     pub owner_name: String,
     pub i_own: bool,

@@ -11,6 +11,7 @@ use crate::catalog::{Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::i18n::*;
 use crate::icons::{Icon, IconSvg};
+use crate::playback::previews::{load_previews, PreviewCue, SeekPreview};
 use crate::playback::{SubtitlePicker, SubtitleTracks};
 use crate::sync::{correct, Correction, Playback, Tuning};
 use leptos::html::{Div, Video};
@@ -34,6 +35,7 @@ pub fn SyncPlayer(
     live: Live,
     renditions: Vec<Rendition>,
     subtitles: Vec<SubtitleTrack>,
+    previews: Option<String>,
     poster: String,
 ) -> impl IntoView {
     let i18n = use_i18n();
@@ -42,6 +44,8 @@ pub fn SyncPlayer(
     // What the element shows (seconds), for the controls.
     let shown = RwSignal::new(0.0f64);
     let stall = Stall::new(live, steer.video);
+    let preview_cues = RwSignal::new(Vec::new());
+    load_previews(previews, preview_cues);
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || steer.tick(), DRIFT_EVERY) {
             on_cleanup(move || handle.clear());
@@ -109,7 +113,7 @@ pub fn SyncPlayer(
                     {t!(i18n, start_watching)}
                 </button>
             })}
-            <PlayerControls steer shown stage />
+            <PlayerControls steer shown stage previews=preview_cues />
             <div class="player-options">
                 <SubtitlePicker video=steer.video tracks=subtitles />
             </div>
@@ -390,11 +394,33 @@ fn listen_to_keys(steer: Steering) {
 
 /// Play/pause, the seek bar and the time, sound, full screen.
 #[component]
-fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) -> impl IntoView {
+fn PlayerControls(
+    steer: Steering,
+    shown: RwSignal<f64>,
+    stage: NodeRef<Div>,
+    previews: RwSignal<Vec<PreviewCue>>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let live = steer.live;
     let duration = steer.duration;
     let scrubbing = RwSignal::new(None::<f64>);
+    // Where the pointer is over the seek bar (seconds), for the preview frame.
+    let hovering = RwSignal::new(None::<f64>);
+    let on_hover = move |e: leptos::ev::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let Some(bar) = e
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let width = f64::from(bar.client_width());
+        if width > 0.0 {
+            let at = (f64::from(e.offset_x()) / width).clamp(0.0, 1.0) * duration.get_untracked();
+            hovering.set(Some(at));
+        }
+    };
+    let preview_at = Signal::derive(move || scrubbing.get().or_else(|| hovering.get()));
     let muted = RwSignal::new(false);
     let volume = RwSignal::new(1.0f64);
     // Volume is each person's own, and remembered.
@@ -435,6 +461,8 @@ fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) ->
             >
                 <IconSvg icon=Signal::derive(move || if steer.room_paused() { Icon::Play } else { Icon::Pause }) />
             </button>
+            <div class="seek-box">
+            <SeekPreview cues=previews at=preview_at duration=duration />
             <input
                 type="range"
                 class="seek"
@@ -451,7 +479,10 @@ fn PlayerControls(steer: Steering, shown: RwSignal<f64>, stage: NodeRef<Div>) ->
                         steer.seek_to(at * 1000.0);
                     }
                 }
+                on:mousemove=on_hover
+                on:mouseleave=move |_| hovering.set(None)
             />
+            </div>
             <span class="time" aria-live="off">{position_text}</span>
             <button
                 type="button"

@@ -117,6 +117,7 @@ fn Stage(view: RoomView, phase: Memo<Phase>, now: RwSignal<i64>, live: Live) -> 
                 live=live
                 renditions=v.renditions.clone()
                 subtitles=v.subtitles.clone()
+                previews=v.previews.clone()
                 poster=v.film.poster_url()
             />
         }

@@ -401,6 +401,7 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
         film: details.card,
         renditions: details.renditions,
         subtitles: details.subtitles,
+        previews: details.previews,
         share_image: details.share_image,
         owner_name,
         i_own: room.owner_id == me.id,
