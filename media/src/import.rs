@@ -144,7 +144,7 @@ pub enum ImportError {
     #[error("the link leads to a web page, not a video file ({url} is {content_type}); link to the video file itself")]
     NotAVideo { content_type: String, url: Url },
 
-    #[error("the file at {url} is larger than the import limit of {}{}", human_bytes(*max_bytes), declared.map(|n| format!(" (the server announced {})", human_bytes(n))).unwrap_or_default())]
+    #[error("the file at {url} is larger than the import limit of {}{}", crate::human_bytes(*max_bytes), declared.map(|n| format!(" (the server announced {})", crate::human_bytes(n))).unwrap_or_default())]
     TooLarge {
         url: Url,
         max_bytes: u64,
@@ -687,20 +687,6 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs == 0 {
@@ -820,8 +806,8 @@ mod tests {
             e.to_string(),
             "the address 127.0.0.1 is a loopback address of this machine; Kino does not fetch from there (--import-allow-private lifts this)"
         );
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(10), "10 bytes");
+        assert_eq!(crate::human_bytes(1536), "1.5 KiB");
+        assert_eq!(crate::human_bytes(10), "10 bytes");
         assert_eq!(human_duration(Duration::from_millis(300)), "300 ms");
         assert_eq!(
             human_duration(Duration::from_secs(3 * 3600 + 60)),

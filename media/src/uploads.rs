@@ -79,7 +79,7 @@ pub enum UploadError {
     #[error("there is no upload {id}; it may have been finished, cancelled or cleaned up")]
     NotFound { id: String },
 
-    #[error("the file is {} but uploads are limited to {}", human_bytes(*length), human_bytes(*max_bytes))]
+    #[error("the file is {} but uploads are limited to {}", crate::human_bytes(*length), crate::human_bytes(*max_bytes))]
     TooLarge { length: u64, max_bytes: u64 },
 
     #[error("upload {id} belongs to someone else")]
@@ -612,20 +612,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
