@@ -29,6 +29,8 @@ pub struct MediaConfig {
     pub dir: std::path::PathBuf,
     /// The largest upload or import accepted.
     pub max_upload_bytes: u64,
+    /// How much of their own video (for rooms) one person may keep (`--upload-quota-mb`).
+    pub upload_quota_bytes: u64,
     /// Jobs wait while the disk has less than this free (rather than fail mid-file).
     pub min_free_bytes: u64,
     /// URL imports may fetch from loopback and private networks (LAN setups, tests).
@@ -46,6 +48,7 @@ impl Default for MediaConfig {
         Self {
             dir: "data/media".into(),
             max_upload_bytes: 20_000 * 1_000_000,
+            upload_quota_bytes: 5_000 * 1_000_000,
             min_free_bytes: 2_000 * 1_000_000,
             import_allow_private: false,
             renditions_2160: false,

@@ -62,6 +62,9 @@ pub enum AppError {
     WrongRoomPassword,
     #[error("the room is full ({max} participants)")]
     RoomFull { max: i64 },
+    /// A video of one's own would take more than is left of one's quota (MB).
+    #[error("over the quota: {left_mb} MB left of {quota_mb} MB")]
+    OverQuota { quota_mb: u64, left_mb: u64 },
     #[error("the room has ended")]
     RoomEnded,
     /// Too much work queued (password hashing): try again shortly.
@@ -91,6 +94,7 @@ impl AppError {
             AppError::Invalid(_) | AppError::Request(_) => 400,
             AppError::UsernameTaken | AppError::Conflict => 409,
             AppError::RateLimited { .. } => 429,
+            AppError::OverQuota { .. } => 413,
             AppError::Busy { .. } => 503,
             AppError::Internal => 500,
         }

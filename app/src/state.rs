@@ -44,7 +44,7 @@ parts! {
     library: Arc<crate::library::ssr::Library>,
 }
 
-impl FromRef<AppState> for crate::library::uploads::UploadParts {
+impl FromRef<AppState> for crate::library::uploads::LibraryParts {
     fn from_ref(state: &AppState) -> Self {
         Self {
             db: state.db.clone(),
@@ -86,11 +86,7 @@ impl AppState {
             )),
             hub: Arc::default(),
             sign_outs: Default::default(),
-            library: Arc::new(crate::library::ssr::Library::new(
-                config.media.dir.clone(),
-                config.media.max_upload_bytes,
-                config.media.min_free_bytes,
-            )),
+            library: Arc::new(crate::library::ssr::Library::new(&config.media)),
             leptos_options,
             db,
             config: Arc::new(config),

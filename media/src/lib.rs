@@ -13,7 +13,7 @@ pub mod subtitles;
 pub mod uploads;
 
 /// A size in bytes as an error message says it: "3.2 GiB", "512 bytes".
-pub(crate) fn human_bytes(n: u64) -> String {
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} bytes");

@@ -3,7 +3,7 @@
 
 use crate::config::{AdminAction, Config};
 use app::library::domain::{FilmDetailsInput, FilmForm, JobKind, JobState};
-use app::library::ssr::{create_film, url_file_name, Library, NewSource};
+use app::library::ssr::{create_film, url_file_name, FilmKind, Library, NewSource};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +53,7 @@ pub async fn worker(config: Config) -> ExitCode {
 fn library_of(config: &Config) -> (Arc<Library>, Arc<app::config::AppConfig>) {
     let mut app_config = app::config::AppConfig::new(config.public_url(config.listen));
     app_config.media = crate::media_config(config);
-    let library = Arc::new(Library::new(
-        app_config.media.dir.clone(),
-        app_config.media.max_upload_bytes,
-        app_config.media.min_free_bytes,
-    ));
+    let library = Arc::new(Library::new(&app_config.media));
     (library, Arc::new(app_config))
 }
 
@@ -125,7 +121,7 @@ pub async fn import(
     if let Err(e) = tokio::fs::create_dir_all(&library.dir).await {
         return fail(&format!("cannot create the media directory: {e}"));
     }
-    let film = match create_film(&db, &library, &admin, &details, &name, placed).await {
+    let film = match create_film(&db, &library, &admin, &details, &name, placed, FilmKind::Library).await {
         Ok(film) => film,
         Err(e) => return fail(&format!("cannot add the film: {e}")),
     };

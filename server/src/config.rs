@@ -111,6 +111,11 @@ pub struct Config {
     )]
     pub max_upload_mb: u64,
 
+    /// How much of their own video (for "New room") one person may keep, in MB; admins' library
+    /// films do not count.
+    #[arg(long, env = "KINO_UPLOAD_QUOTA_MB", default_value_t = 5_000)]
+    pub upload_quota_mb: u64,
+
     /// Transcoding jobs wait while the media disk has less than this free, in MB.
     #[arg(
         long,

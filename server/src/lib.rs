@@ -90,6 +90,7 @@ pub fn media_config(config: &Config) -> app::config::MediaConfig {
     app::config::MediaConfig {
         dir: config.media_dir.clone(),
         max_upload_bytes: config.max_upload_mb.saturating_mul(1_000_000),
+        upload_quota_bytes: config.upload_quota_mb.saturating_mul(1_000_000),
         min_free_bytes: config.min_free_disk_mb.saturating_mul(1_000_000),
         import_allow_private: config.import_allow_private,
         renditions_2160: config.renditions.contains(&2160),
@@ -138,6 +139,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         )
         .route("/ws/rooms/{code}", get(app::rooms::channel::upgrade))
         .merge(app::library::uploads::routes())
+        .route(
+            "/media/private/{expires}/{signature}/{film}/{*file}",
+            get(media::private_file),
+        )
         // The library's files: versioned names, so caches may keep them forever.
         .nest_service(
             "/media/films",
@@ -328,6 +333,7 @@ pub async fn serve_with_database(
     let lifecycle = tokio::spawn(app::rooms::lifecycle::run_maintenance_on(
         db.clone(),
         state.hub.clone(),
+        state.library.clone(),
         config.room_grace(),
         config.room_retention(),
         Duration::from_secs(30),

@@ -97,8 +97,10 @@ pub async fn seed_demo_catalog(db: &Db) -> Result<usize, sqlx::Error> {
     Ok(films.len())
 }
 
+/// (A room's own video keeps its poster to its room: lists show the generated one.)
 pub const CARD_COLUMNS: &str = "f.id, f.title_en, f.title_ru, f.year, f.genres, f.duration_secs, \
-     f.poster_url, (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
+     CASE WHEN f.personal = 1 THEN NULL ELSE f.poster_url END AS poster_url, \
+     (SELECT COUNT(*) FROM renditions r WHERE r.film_id = f.id) AS renditions";
 
 /// A row of [`CARD_COLUMNS`]; other row types take it in with `#[sqlx(flatten)]`.
 #[derive(Debug, FromRow)]
@@ -150,6 +152,9 @@ struct FilmRow {
     description_en: String,
     description_ru: String,
     published: crate::db::Flag,
+    personal: crate::db::Flag,
+    /// The stored poster, for a room's own video (which `CARD_COLUMNS` leaves out).
+    own_poster_url: Option<String>,
 }
 
 #[derive(Debug, FromRow)]
@@ -239,19 +244,46 @@ pub fn share_image(id: &str, poster: Option<&str>) -> String {
 }
 
 pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
+    let (details, _) = film_details(id, Audience::FilmPage).await?;
+    Ok(details)
+}
+
+/// A room's film for the room's members (who may see it whether it is listed or not), and
+/// whether it is a room's own video (whose media URLs must be signed before they are shown).
+pub async fn film_in_room(id: &str) -> Result<(FilmDetails, bool), AppError> {
+    film_details(id, Audience::RoomMembers).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Anyone on the film's page: a film still being prepared only for admins, a room's own
+    /// video for nobody.
+    FilmPage,
+    /// A room's members: the caller has checked that.
+    RoomMembers,
+}
+
+async fn film_details(id: &str, audience: Audience) -> Result<(FilmDetails, bool), AppError> {
     let db = &db();
     let row = sqlx::query_as::<_, FilmRow>(&format!(
         "SELECT {CARD_COLUMNS}, f.original_title, f.countries, f.director, f.description_en, \
-         f.description_ru, f.poster_color, f.published FROM films f WHERE f.id = $1"
+         f.description_ru, f.poster_color, f.published, f.personal, \
+         f.poster_url AS own_poster_url FROM films f WHERE f.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.pool)
     .await?
     .ok_or(AppError::NotFound)?;
     let user = current_user().await?;
-    if !bool::from(row.published) && !user.as_ref().is_some_and(|u| u.is_admin) {
-        // Still being prepared: only the library's admins see it.
-        return Err(AppError::NotFound);
+    let personal = bool::from(row.personal);
+    if audience == Audience::FilmPage {
+        if personal {
+            return Err(AppError::NotFound);
+        }
+        if !bool::from(row.published) && !user.as_ref().is_some_and(|u| u.is_admin) {
+            // Still being prepared: only the library's admins see it.
+            return Err(AppError::NotFound);
+        }
     }
     let renditions = sqlx::query_as::<_, RenditionRow>(
         "SELECT url, container, width, height FROM renditions WHERE film_id = $1 \
@@ -294,8 +326,12 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         None => false,
     };
     let share_image = share_image(id, row.card.poster_url.as_deref());
-    Ok(FilmDetails {
-        card: row.card.into(),
+    let mut card = FilmCard::from(row.card);
+    if personal {
+        card.poster = row.own_poster_url;
+    }
+    let details = FilmDetails {
+        card,
         original_title: row.original_title,
         countries: split_list(&row.countries),
         director: row.director,
@@ -306,7 +342,8 @@ pub async fn film(id: &str) -> Result<FilmDetails, AppError> {
         previews,
         renditions,
         wanted,
-    })
+    };
+    Ok((details, personal))
 }
 
 /// Puts the film on (or takes it off) the signed-in user's list. Setting the same state twice

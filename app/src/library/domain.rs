@@ -128,6 +128,83 @@ pub struct JobView {
     pub updated_at: i64,
 }
 
+/// Where a room's video is, for its members: playable, being prepared ("Preparing the video…
+/// 34 %"), failed, or removed with the room's chat by retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Readiness {
+    Ready,
+    Preparing { percent: u8 },
+    Failed { why: String },
+    Removed,
+}
+
+impl Readiness {
+    /// From the film's state: whether a rendition is ready, whether its media is still kept,
+    /// and its jobs. The percentage follows the steps before the first MP4 (the one that makes
+    /// it playable): the download (when it is a link), inspecting the file, and that MP4.
+    pub fn of(has_rendition: bool, has_media: bool, jobs: &[JobView]) -> Readiness {
+        if has_rendition {
+            return Readiness::Ready;
+        }
+        if !has_media {
+            return Readiness::Removed;
+        }
+        let find = |wanted: fn(JobKind) -> bool| jobs.iter().filter(move |j| wanted(j.kind));
+        let stopped = |j: &&JobView| matches!(j.state, JobState::Failed | JobState::Cancelled);
+        let why = |j: &JobView| {
+            j.error
+                .as_deref()
+                .and_then(|e| e.lines().next())
+                .filter(|line| !line.trim().is_empty())
+                .unwrap_or("cancelled")
+                .to_owned()
+        };
+        let import = find(|k| k == JobKind::Import).next();
+        let probe = find(|k| k == JobKind::Probe).next();
+        let first_mp4 = find(|k| {
+            matches!(
+                k,
+                JobKind::Rendition {
+                    container: Container::Mp4,
+                    ..
+                }
+            )
+        })
+        .min_by_key(|j| j.kind.priority());
+        for step in [import, probe].into_iter().flatten() {
+            if stopped(&step) {
+                return Readiness::Failed { why: why(step) };
+            }
+        }
+        let mp4s: Vec<&JobView> = find(|k| {
+            matches!(
+                k,
+                JobKind::Rendition {
+                    container: Container::Mp4,
+                    ..
+                }
+            )
+        })
+        .collect();
+        if !mp4s.is_empty() && mp4s.iter().all(stopped) {
+            return Readiness::Failed { why: why(mp4s[0]) };
+        }
+        let done = |j: Option<&JobView>| match j {
+            Some(j) if j.state == JobState::Done => 1000,
+            Some(j) => j.progress.clamp(0, 1000),
+            None => 0,
+        };
+        let (import_weight, probe_weight) = if import.is_some() { (40, 5) } else { (0, 5) };
+        let rendition_weight = 100 - import_weight - probe_weight;
+        let per_mille = import_weight * done(import)
+            + probe_weight * done(probe)
+            + rendition_weight * done(first_mp4);
+        Readiness::Preparing {
+            percent: (per_mille / 1000).clamp(0, 99) as u8,
+        }
+    }
+}
+
 /// The details an admin types for a film ("Add a film", "Edit"); a field left out is empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -349,6 +426,100 @@ impl VideoSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job(kind: JobKind, state: JobState, progress: i64, error: Option<&str>) -> JobView {
+        JobView {
+            id: String::new(),
+            film_id: String::new(),
+            kind,
+            state,
+            progress,
+            attempts: 0,
+            error: error.map(str::to_owned),
+            updated_at: 0,
+        }
+    }
+
+    const MP4_480: JobKind = JobKind::Rendition {
+        height: 480,
+        container: Container::Mp4,
+    };
+    const MP4_720: JobKind = JobKind::Rendition {
+        height: 720,
+        container: Container::Mp4,
+    };
+
+    #[test]
+    fn readiness_rises_through_the_download_the_probe_and_the_first_mp4() {
+        use JobState::*;
+        let percent = |jobs: &[JobView]| match Readiness::of(false, true, jobs) {
+            Readiness::Preparing { percent } => percent,
+            other => panic!("{other:?}"),
+        };
+        let half_downloaded = percent(&[job(JobKind::Import, Running, 500, None)]);
+        let downloaded = percent(&[
+            job(JobKind::Import, Done, 1000, None),
+            job(JobKind::Probe, Queued, 0, None),
+        ]);
+        let transcoding = percent(&[
+            job(JobKind::Import, Done, 1000, None),
+            job(JobKind::Probe, Done, 0, None),
+            job(MP4_720, Queued, 0, None),
+            job(MP4_480, Running, 500, None),
+        ]);
+        assert_eq!(half_downloaded, 20);
+        assert_eq!(downloaded, 40);
+        assert_eq!(transcoding, 72);
+        // An upload has no download step: the MP4 is most of the way.
+        assert_eq!(
+            percent(&[
+                job(JobKind::Probe, Done, 0, None),
+                job(MP4_480, Running, 1000, None)
+            ]),
+            99
+        );
+        assert_eq!(Readiness::of(true, true, &[]), Readiness::Ready);
+        assert_eq!(Readiness::of(false, false, &[]), Readiness::Removed);
+    }
+
+    #[test]
+    fn readiness_fails_with_the_first_line_of_the_error() {
+        use JobState::*;
+        let failed = Readiness::of(
+            false,
+            true,
+            &[job(
+                JobKind::Probe,
+                Failed,
+                0,
+                Some("the file is not a video\nffprobe: invalid data"),
+            )],
+        );
+        assert_eq!(
+            failed,
+            Readiness::Failed {
+                why: "the file is not a video".into()
+            }
+        );
+        // One MP4 failing is not the end while another may still come.
+        let one_left = Readiness::of(
+            false,
+            true,
+            &[
+                job(JobKind::Probe, Done, 0, None),
+                job(MP4_480, Failed, 0, Some("oops")),
+                job(MP4_720, Queued, 0, None),
+            ],
+        );
+        assert!(matches!(one_left, Readiness::Preparing { .. }), "{one_left:?}");
+        let cancelled = Readiness::of(false, true, &[job(JobKind::Import, Cancelled, 0, None)]);
+        assert_eq!(
+            cancelled,
+            Readiness::Failed {
+                why: "cancelled".into()
+            }
+        );
+    }
 
     fn form(title_en: &str, title_ru: &str, year: &str) -> FilmForm {
         FilmForm {

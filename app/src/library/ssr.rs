@@ -3,6 +3,7 @@
 
 use super::domain::{FilmDetailsInput, FilmForm, JobKind, VideoSource};
 use super::queue;
+use super::signing::SigningKey;
 use super::{DiskInfo, FilmEdit, LibraryFilm, LibraryOverview, SubtitleTrack};
 use crate::accounts::session::require_admin;
 use crate::context::db;
@@ -26,17 +27,30 @@ pub struct Library {
     pub waiting: std::sync::Mutex<Option<String>>,
     /// Jobs wait while the disk has less than this free.
     pub min_free_bytes: u64,
+    /// How much of their own video one person may keep (`--upload-quota-mb`).
+    pub quota_bytes: u64,
+    /// The key that signs private media URLs, read from the database when first needed.
+    signing_key: tokio::sync::OnceCell<SigningKey>,
 }
 
 impl Library {
-    pub fn new(dir: PathBuf, max_upload_bytes: u64, min_free_bytes: u64) -> Self {
+    pub fn new(media: &crate::config::MediaConfig) -> Self {
         Self {
-            uploads: UploadStore::new(dir.join("uploads"), max_upload_bytes),
-            dir,
+            uploads: UploadStore::new(media.dir.join("uploads"), media.max_upload_bytes),
+            dir: media.dir.clone(),
             wake: tokio::sync::Notify::new(),
             waiting: std::sync::Mutex::new(None),
-            min_free_bytes,
+            min_free_bytes: media.min_free_bytes,
+            quota_bytes: media.upload_quota_bytes,
+            signing_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The instance's key for private media URLs.
+    pub async fn signing_key(&self, db: &Db) -> Result<&SigningKey, sqlx::Error> {
+        self.signing_key
+            .get_or_try_init(|| SigningKey::load(db))
+            .await
     }
 
     /// A film's directory, from its `film_media.dir`.
@@ -57,9 +71,11 @@ pub fn library() -> Arc<Library> {
     expect_context::<Arc<Library>>()
 }
 
-/// The URL path a file of a film's directory is served at (see `kino_server`'s `/media/films`).
-pub fn media_url(film_id: &str, file: &str) -> String {
-    format!("/media/films/{film_id}/{file}")
+/// The URL path a file of a film's directory (`films/<id>` or `private/<id>`, relative to
+/// `--media-dir`) is served at: `/media/films/…` as it is (see `kino_server`'s `/media/films`),
+/// `/media/private/…` only once signed ([`super::signing`]).
+pub fn media_url(dir: &str, file: &str) -> String {
+    format!("/media/{dir}/{file}")
 }
 
 /// A short random tag that makes each output's file name new, so its URL can be cached forever.
@@ -100,7 +116,16 @@ pub async fn add_film(
         }
         VideoSource::Url(url) => (url_file_name(&url), NewSource::Url(url)),
     };
-    let id = create_film(&db, &library, &admin.id, &details, &name, placed).await?;
+    let id = create_film(
+        &db,
+        &library,
+        &admin.id,
+        &details,
+        &name,
+        placed,
+        FilmKind::Library,
+    )
+    .await?;
     tracing::info!(film = %id, admin = %admin.username, "film added to the library");
     Ok(id)
 }
@@ -123,28 +148,49 @@ pub fn url_file_name(url: &url::Url) -> String {
         .unwrap_or_else(|| url.host_str().unwrap_or("video").to_owned())
 }
 
+/// Whose a new film is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilmKind {
+    /// The library's: the catalog lists it once its first MP4 is ready.
+    Library,
+    /// A person's own video for a room: never listed, kept under `private/`, served through
+    /// signed URLs; an import of it downloads at most `byte_limit` bytes.
+    Own { byte_limit: u64 },
+}
+
+impl FilmKind {
+    fn dir(self, id: &str) -> String {
+        match self {
+            FilmKind::Library => format!("films/{id}"),
+            FilmKind::Own { .. } => format!("{}/{id}", super::signing::PRIVATE_DIR),
+        }
+    }
+}
+
 /// Creates the film (unpublished), puts its source in place and queues its first job.
+/// `owner` is the admin adding it, or the person bringing their own video.
 pub async fn create_film(
     db: &Db,
     library: &Library,
-    admin: &str,
+    owner: &str,
     details: &FilmDetailsInput,
     source_name: &str,
     source: NewSource,
+    kind: FilmKind,
 ) -> Result<String, AppError> {
     let source_url = match &source {
         NewSource::Url(url) => Some(url.as_str().to_owned()),
         _ => None,
     };
-    let id = insert_film(db, details, admin, source_name, source_url.as_deref()).await?;
-    let dir = library.film_dir(&format!("films/{id}"));
+    let id = insert_film(db, details, owner, source_name, source_url.as_deref(), kind).await?;
+    let dir = library.film_dir(&kind.dir(&id));
     let placed = async {
         tokio::fs::create_dir_all(&dir).await?;
         match &source {
             NewSource::Upload(upload) => {
                 let file = library
                     .uploads
-                    .finish(upload, admin)
+                    .finish(upload, owner)
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 tokio::fs::rename(&file, dir.join("source")).await?;
@@ -184,8 +230,17 @@ async fn insert_film(
     admin: &str,
     source_name: &str,
     source_url: Option<&str>,
+    kind: FilmKind,
 ) -> Result<String, AppError> {
-    let base = details.slug();
+    let (base, personal, byte_limit) = match kind {
+        FilmKind::Library => (details.slug(), 0i64, 0i64),
+        // Unguessable, and saying nothing of what it is.
+        FilmKind::Own { byte_limit } => (
+            format!("own-{}", version_tag()),
+            1,
+            i64::try_from(byte_limit).unwrap_or(i64::MAX),
+        ),
+    };
     for n in 1..=20 {
         let id = if n == 1 {
             base.clone()
@@ -198,8 +253,8 @@ async fn insert_film(
         let inserted = sqlx::query(
             "INSERT INTO films (id, title_en, title_ru, original_title, search_text, year, \
              genres, countries, director, description_en, description_ru, duration_secs, \
-             poster_color, created_at, published) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, 0)",
+             poster_color, created_at, published, personal) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, 0, $14)",
         )
         .bind(&id)
         .bind(&details.title_en)
@@ -214,6 +269,7 @@ async fn insert_film(
         .bind(&details.description_ru)
         .bind(poster_color(&id))
         .bind(now_ms())
+        .bind(personal)
         .execute(&mut *tx)
         .await
         .on_unique(AppError::Conflict);
@@ -223,15 +279,16 @@ async fn insert_film(
             Err(e) => return Err(e),
         }
         sqlx::query(
-            "INSERT INTO film_media (film_id, dir, source_name, source_url, added_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO film_media (film_id, dir, source_name, source_url, added_by, \
+             created_at, byte_limit) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
-        .bind(format!("films/{id}"))
+        .bind(kind.dir(&id))
         .bind(source_name)
         .bind(source_url)
         .bind(admin)
         .bind(now_ms())
+        .bind(byte_limit)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -430,7 +487,7 @@ pub async fn add_subtitles(film: &str, lang: &str, upload: &str) -> Result<(), A
         &db,
         film,
         &lang,
-        &media_url(film, &name),
+        &media_url(&dir, &name),
         subtitles.cues as i64,
     )
     .await?;
@@ -491,7 +548,7 @@ pub async fn set_poster(film: &str, upload: &str) -> Result<(), AppError> {
     let name = format!("poster-{}.{ext}", version_tag());
     write_new(&library.film_dir(&dir).join(&name), &bytes).await?;
     sqlx::query("UPDATE films SET poster_url = $1 WHERE id = $2")
-        .bind(media_url(film, &name))
+        .bind(media_url(&dir, &name))
         .bind(film)
         .execute(&db.pool)
         .await?;
@@ -580,7 +637,8 @@ struct LibraryRow {
     created_at: i64,
 }
 
-/// Every film with media of its own, newest first, with its jobs; and the disk.
+/// Every film with media of its own, newest first, with its jobs; and the disk. (People's own
+/// videos for their rooms are theirs: they count on the disk but are not listed.)
 pub async fn overview() -> Result<LibraryOverview, AppError> {
     require_admin().await?;
     let (db, library) = (db(), library());
@@ -589,7 +647,8 @@ pub async fn overview() -> Result<LibraryOverview, AppError> {
          m.duration_ms, m.width, m.height, m.bytes, \
          CAST(COALESCE((SELECT SUM(r.bytes) FROM renditions r WHERE r.film_id = m.film_id), 0) \
          AS BIGINT) AS renditions_bytes, m.created_at \
-         FROM film_media m JOIN films f ON f.id = m.film_id ORDER BY m.created_at DESC",
+         FROM film_media m JOIN films f ON f.id = m.film_id WHERE f.personal = 0 \
+         ORDER BY m.created_at DESC",
     )
     .fetch_all(&db.pool)
     .await?;

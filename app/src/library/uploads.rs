@@ -10,8 +10,9 @@
 //! - `DELETE /uploads/<id>` gives up.
 //!
 //! The body streams to disk (bounded memory whatever the file's size); only this route lifts the
-//! body limit. Admins only for now (the library is theirs); a finished upload is turned into a
-//! film, a poster or subtitles by the library's server functions.
+//! body limit. Anyone signed in may upload: admins for the library (a finished upload becomes a
+//! film, a poster or subtitles through the library's server functions), anyone else a video of
+//! their own for a room, within `--upload-quota-mb`.
 
 use super::ssr::Library;
 use crate::accounts::session::signed_in_user_id;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 
 /// What the upload handlers need (the server makes it from its state).
 #[derive(Clone)]
-pub struct UploadParts {
+pub struct LibraryParts {
     pub db: Db,
     pub library: Arc<Library>,
 }
@@ -57,8 +58,12 @@ fn refuse(status: StatusCode, why: &str) -> Response {
     answer(status, &[], why)
 }
 
-/// The signed-in admin's id, or the answer to give instead.
-async fn admin(parts: &UploadParts, session: &tower_sessions::Session) -> Result<String, Response> {
+/// Who is uploading: the signed-in person's id and whether they are an admin, or the answer to
+/// give instead.
+async fn uploader(
+    parts: &LibraryParts,
+    session: &tower_sessions::Session,
+) -> Result<(String, bool), Response> {
     let user = match signed_in_user_id(&parts.db, session).await {
         Ok(Some(user)) => user,
         Ok(None) => return Err(refuse(StatusCode::UNAUTHORIZED, "log in first")),
@@ -73,9 +78,16 @@ async fn admin(parts: &UploadParts, session: &tower_sessions::Session) -> Result
             refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         })?;
     match is_admin {
-        Some(Flag(true)) => Ok(user),
-        _ => Err(refuse(StatusCode::FORBIDDEN, "only admins may upload")),
+        Some(flag) => Ok((user, flag.0)),
+        None => Err(refuse(StatusCode::UNAUTHORIZED, "log in first")),
     }
+}
+
+async fn owner(
+    parts: &LibraryParts,
+    session: &tower_sessions::Session,
+) -> Result<String, Response> {
+    uploader(parts, session).await.map(|(user, _)| user)
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -127,17 +139,38 @@ fn upload_failure(e: UploadError) -> Response {
 
 /// `POST /uploads`.
 pub async fn create(
-    State(parts): State<UploadParts>,
+    State(parts): State<LibraryParts>,
     session: tower_sessions::Session,
     headers: HeaderMap,
 ) -> Response {
-    let owner = match admin(&parts, &session).await {
-        Ok(owner) => owner,
+    let (owner, is_admin) = match uploader(&parts, &session).await {
+        Ok(who) => who,
         Err(answer) => return answer,
     };
     let Some(length) = header_u64(&headers, "upload-length") else {
         return refuse(StatusCode::BAD_REQUEST, "Upload-Length is required");
     };
+    // Admins fill the library (bounded by --max-upload-mb); anyone else brings a video for a
+    // room of their own, within their quota.
+    if !is_admin {
+        match super::own::quota_left(&parts.db, &owner, parts.library.quota_bytes).await {
+            Ok(left) if length > left => {
+                return refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "the file ({}) is larger than what is left of your quota ({})",
+                        kino_media::human_bytes(length),
+                        kino_media::human_bytes(left)
+                    ),
+                )
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "upload: cannot read the quota");
+                return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+        }
+    }
     let filename = metadata_filename(&headers);
     match parts
         .library
@@ -159,11 +192,11 @@ pub async fn create(
 
 /// `HEAD /uploads/<id>`.
 pub async fn offset(
-    State(parts): State<UploadParts>,
+    State(parts): State<LibraryParts>,
     session: tower_sessions::Session,
     Path(id): Path<String>,
 ) -> Response {
-    let owner = match admin(&parts, &session).await {
+    let owner = match owner(&parts, &session).await {
         Ok(owner) => owner,
         Err(answer) => return answer,
     };
@@ -183,13 +216,13 @@ pub async fn offset(
 
 /// `PATCH /uploads/<id>`.
 pub async fn append(
-    State(parts): State<UploadParts>,
+    State(parts): State<LibraryParts>,
     session: tower_sessions::Session,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let owner = match admin(&parts, &session).await {
+    let owner = match owner(&parts, &session).await {
         Ok(owner) => owner,
         Err(answer) => return answer,
     };
@@ -224,11 +257,11 @@ pub async fn append(
 
 /// `DELETE /uploads/<id>`.
 pub async fn cancel(
-    State(parts): State<UploadParts>,
+    State(parts): State<LibraryParts>,
     session: tower_sessions::Session,
     Path(id): Path<String>,
 ) -> Response {
-    let owner = match admin(&parts, &session).await {
+    let owner = match owner(&parts, &session).await {
         Ok(owner) => owner,
         Err(answer) => return answer,
     };
@@ -242,7 +275,7 @@ pub async fn cancel(
 pub fn routes<S>() -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
-    UploadParts: axum::extract::FromRef<S>,
+    LibraryParts: axum::extract::FromRef<S>,
 {
     use axum::routing::{head, post};
     axum::Router::new()

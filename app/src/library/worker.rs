@@ -148,14 +148,19 @@ impl Worker {
     }
 
     async fn film_dir(&self, film: &str) -> Result<PathBuf, Outcome> {
+        Ok(self.library.film_dir(&self.relative_dir(film).await?))
+    }
+
+    /// The film's directory under `--media-dir` (`films/<id>`, or `private/<id>` for a room's
+    /// own video), which is also its files' URL path under `/media/`.
+    async fn relative_dir(&self, film: &str) -> Result<String, Outcome> {
         let dir: Option<String> =
             sqlx::query_scalar("SELECT dir FROM film_media WHERE film_id = $1")
                 .bind(film)
                 .fetch_optional(&self.db.pool)
                 .await
                 .map_err(retry)?;
-        let dir = dir.ok_or_else(|| Outcome::Failed("the film was deleted".into()))?;
-        Ok(self.library.film_dir(&dir))
+        dir.ok_or_else(|| Outcome::Failed("the film was deleted".into()))
     }
 
     async fn perform(&self, job: &Claimed, progress: Arc<AtomicI64>) -> Outcome {
@@ -190,7 +195,7 @@ impl Worker {
         let part = dir.join(format!("{}.part", job.id));
         let policy = ImportPolicy {
             allow_private: self.media.import_allow_private,
-            max_bytes: self.media.max_upload_bytes,
+            max_bytes: self.import_limit(&job.film_id).await?,
             ..ImportPolicy::default()
         };
         let downloaded = download(&url, &part, &policy, |got, total| {
@@ -374,7 +379,7 @@ impl Worker {
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(&job.film_id)
-        .bind(media_url(&job.film_id, &name))
+        .bind(media_url(&self.relative_dir(&job.film_id).await?, &name))
         .bind(container.as_str())
         .bind(i64::from(width))
         .bind(i64::from(out_height))
@@ -385,7 +390,8 @@ impl Worker {
         .map_err(retry)?;
         if container == Container::Mp4 {
             // The first MP4 publishes the film: from now on the catalog lists it.
-            sqlx::query("UPDATE films SET published = 1 WHERE id = $1")
+            // (A room's own video is never listed: its room shows it to its members.)
+            sqlx::query("UPDATE films SET published = 1 WHERE id = $1 AND personal = 0")
                 .bind(&job.film_id)
                 .execute(&mut *tx)
                 .await
@@ -410,7 +416,7 @@ impl Worker {
             "UPDATE films SET poster_url = $1 WHERE id = $2 AND (poster_url IS NULL OR \
              poster_url LIKE '%/poster-auto-%')",
         )
-        .bind(media_url(&job.film_id, &name))
+        .bind(media_url(&self.relative_dir(&job.film_id).await?, &name))
         .bind(&job.film_id)
         .execute(&self.db.pool)
         .await
@@ -440,7 +446,7 @@ impl Worker {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sprite.vtt".into());
         sqlx::query("UPDATE film_media SET sprite_url = $1 WHERE film_id = $2")
-            .bind(media_url(&job.film_id, &format!("{name}/{vtt}")))
+            .bind(media_url(&self.relative_dir(&job.film_id).await?, &format!("{name}/{vtt}")))
             .bind(&job.film_id)
             .execute(&self.db.pool)
             .await
@@ -480,13 +486,28 @@ impl Worker {
                 &self.db,
                 &job.film_id,
                 &lang,
-                &media_url(&job.film_id, &name),
+                &media_url(&self.relative_dir(&job.film_id).await?, &name),
                 track.cues as i64,
             )
             .await
             .map_err(retry)?;
         }
         Ok(())
+    }
+
+    /// The most this film's import may download: the instance's limit, or less for a room's
+    /// own video (what is left of its owner's quota).
+    async fn import_limit(&self, film: &str) -> Result<u64, Outcome> {
+        let limit: Option<i64> =
+            sqlx::query_scalar("SELECT byte_limit FROM film_media WHERE film_id = $1")
+                .bind(film)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(retry)?;
+        Ok(match limit {
+            Some(limit) if limit > 0 => (limit as u64).min(self.media.max_upload_bytes),
+            _ => self.media.max_upload_bytes,
+        })
     }
 
     async fn duration(&self, film: &str) -> Result<f64, Outcome> {

@@ -188,10 +188,12 @@ async fn purge(db: &Db, retention: Duration, now: i64) -> Result<u64, sqlx::Erro
     Ok(purged)
 }
 
-/// Runs `maintain_on` every `every` until the process ends; a failed run is logged and retried.
+/// Runs `maintain_on` every `every` until the process ends, then removes the own videos of
+/// purged rooms; a failed run is logged and retried.
 pub async fn run_maintenance_on(
     db: Db,
     hub: std::sync::Arc<Hub>,
+    library: std::sync::Arc<crate::library::ssr::Library>,
     grace: Duration,
     retention: Option<Duration>,
     every: Duration,
@@ -205,6 +207,12 @@ pub async fn run_maintenance_on(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "room lifecycle job failed"),
+        }
+        // Purged rooms' own videos go with their chat.
+        match crate::library::own::forget_purged(&db, &library).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "purged rooms' own videos removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove purged rooms' own videos"),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A short test clip made by ffmpeg: `size` like "1280x720", `seconds` long, with a tone.
-fn clip(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
+pub(crate) fn clip(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
     let out = dir.join(name);
     let status = std::process::Command::new("ffmpeg")
         .args([
@@ -43,7 +43,7 @@ fn clip(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
 }
 
 /// A server whose transcoder uses VP9's fast preset (the tests' clips are tiny either way).
-async fn library_app(adjust: impl FnOnce(&mut kino_server::config::Config)) -> TestApp {
+pub(crate) async fn library_app(adjust: impl FnOnce(&mut kino_server::config::Config)) -> TestApp {
     spawn_app_with(|c| {
         c.vp9_speed = kino_server::config::Vp9Speed::Fast;
         adjust(c);
@@ -52,7 +52,7 @@ async fn library_app(adjust: impl FnOnce(&mut kino_server::config::Config)) -> T
 }
 
 /// Uploads `bytes` through the resumable endpoint in `pieces`; the upload's id.
-async fn upload(app: &TestApp, client: &Client, name: &str, bytes: &[u8], pieces: usize) -> String {
+pub(crate) async fn upload(app: &TestApp, client: &Client, name: &str, bytes: &[u8], pieces: usize) -> String {
     use base64::Engine;
     let res = client
         .post(app.url("/uploads"))
@@ -223,14 +223,18 @@ async fn the_first_account_is_the_admin_and_nobody_else_may_touch_the_library() 
         let (status, _) = error_of(app.call_as(&browser(), endpoint, form).await).await;
         assert_eq!(status, 401, "{endpoint} refuses a guest");
     }
-    let res = viewer
-        .client
-        .post(app.url("/uploads"))
-        .header("Upload-Length", "10")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403, "a non-admin cannot upload");
+    // Anyone may upload (a video of their own, for a room), but not into the library.
+    let theirs = upload(&app, &viewer.client, "poster.png", b"\x89PNG not really", 1).await;
+    let (status, _) = error_of(
+        app.call_as(
+            &viewer.client,
+            "library/poster",
+            &[("film", "metropolis-1927"), ("upload", theirs.as_str())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403, "a non-admin's upload does not become a poster");
     let res = browser()
         .post(app.url("/uploads"))
         .header("Upload-Length", "10")

@@ -12,6 +12,7 @@ mod channel;
 mod friends;
 mod library;
 mod opinions;
+mod own_videos;
 mod playback;
 mod rooms;
 mod security;

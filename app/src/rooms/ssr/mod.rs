@@ -23,6 +23,7 @@ use crate::error::{AppError, Invalid, OnConstraint};
 use crate::friends::domain::presence;
 use crate::friends::ssr::friends_among;
 use crate::friends::Person;
+use crate::library::domain::Readiness;
 use crate::notifications::ssr::notify;
 use crate::notifications::NotificationKind;
 use sqlx::FromRow;
@@ -43,6 +44,8 @@ pub struct NewRoom<'a> {
     pub password: Option<&'a str>,
     pub starts_at: Option<i64>,
     pub max_participants: Option<i64>,
+    /// The film is the owner's own video, made for this room (others' own videos are refused).
+    pub own_video: bool,
 }
 
 /// A film's titles, for a new room's name.
@@ -50,6 +53,7 @@ pub struct NewRoom<'a> {
 struct TitlesRow {
     title_en: String,
     title_ru: String,
+    personal: Flag,
 }
 
 fn room_url(code: &str) -> String {
@@ -82,11 +86,17 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     let russian =
         leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>() == crate::i18n::Locale::ru;
     let titles =
-        sqlx::query_as::<_, TitlesRow>("SELECT title_en, title_ru FROM films WHERE id = $1")
-            .bind(new.film_id)
-            .fetch_optional(pool)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        sqlx::query_as::<_, TitlesRow>(
+            "SELECT title_en, title_ru, personal FROM films WHERE id = $1",
+        )
+        .bind(new.film_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if titles.personal.0 && !new.own_video {
+        // Someone's own video is for the room it was brought to, nobody else's.
+        return Err(AppError::NotFound);
+    }
     let title = if russian {
         titles.title_ru
     } else {
@@ -362,7 +372,19 @@ struct MemberRow {
 async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
     let pool = &db().pool;
     let now = now_ms();
-    let details = crate::catalog::ssr::film(&room.film_id).await?;
+    let (mut details, personal) = crate::catalog::ssr::film_in_room(&room.film_id).await?;
+    if personal {
+        let key = crate::library::ssr::library()
+            .signing_key(&db())
+            .await?
+            .clone();
+        crate::library::own::sign(&mut details, &key);
+    }
+    let video = if details.renditions.is_empty() {
+        crate::library::own::readiness(&db(), &room.film_id).await?
+    } else {
+        Readiness::Ready
+    };
     let rows = sqlx::query_as::<_, MemberRow>(
         "SELECT u.id, u.username, u.display_name, u.last_seen_at, m.joined_at \
          FROM room_members m JOIN users u ON u.id = m.user_id \
@@ -400,6 +422,7 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
         name: room.name.clone(),
         film: details.card,
         renditions: details.renditions,
+        video,
         subtitles: details.subtitles,
         previews: details.previews,
         share_image: details.share_image,
@@ -455,6 +478,46 @@ pub async fn open(code: &str) -> Result<RoomAccess, AppError> {
     }
     join(&room, &me.id).await?;
     Ok(RoomAccess::Member(view(&room, &me).await?))
+}
+
+/// A room's own video from the signed-in person's finished upload or a link, and the room for
+/// it (with the same choices as "Watch together"). Returns the room's short code; the room
+/// shows "Preparing the video…" until the first rendition is ready.
+pub async fn create_with_own_video(
+    source: crate::library::domain::VideoSource,
+    title: Option<&str>,
+    room: NewRoom<'_>,
+) -> Result<String, AppError> {
+    let me = require_user().await?;
+    let (db, library) = (db(), crate::library::ssr::library());
+    // The room's choices are checked before any file moves.
+    domain::participant_limit(room.max_participants)?;
+    domain::starts_at(room.starts_at, now_ms())?;
+    if room.private {
+        domain::room_password(room.password)?;
+    }
+    let film = crate::library::own::add(&db, &library, &me, source, title).await?;
+    let created = create(NewRoom {
+        film_id: &film,
+        own_video: true,
+        ..room
+    })
+    .await;
+    if created.is_err() {
+        crate::library::own::discard(&db, &library, &film).await;
+    }
+    created
+}
+
+/// How far the room's video is (for "Preparing the video… 34 %"): members only.
+pub async fn video(code: &str) -> Result<Readiness, AppError> {
+    let me = require_user().await?;
+    let room = room_by_code(code).await?;
+    match standing(&room.id, &me.id).await? {
+        Standing::Joined | Standing::Invited => {}
+        Standing::Stranger | Standing::Removed => return Err(AppError::Forbidden),
+    }
+    Ok(crate::library::own::readiness(&db(), &room.film_id).await?)
 }
 
 /// Is this request a page load (`GET`) rather than a server function call?
