@@ -44,6 +44,7 @@ pub fn Header() -> impl IntoView {
                                                     <A href="/library">{t!(i18n, library_title)}</A>
                                                 }
                                             })}
+                                        <A href="/rooms/new">{t!(i18n, new_room)}</A>
                                         <crate::catalog::WatchlistLink count=wanted />
                                         <A href="/watched">{t!(i18n, watched_title)}</A>
                                         <FriendsLink count=requests />

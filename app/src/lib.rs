@@ -118,6 +118,7 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/friends/:username") view=friends::FriendPage ssr=SsrMode::Async />
                     <Route path=path!("/f/:code") view=friends::InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/r/:code") view=rooms::RoomPage ssr=SsrMode::Async />
+                    <Route path=path!("/rooms/new") view=rooms::NewRoomPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/notifications")
                         view=notifications::NotificationsPage

@@ -51,6 +51,13 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         AppError::WrongRoomPassword => t!(i18n, err_wrong_room_password).into_any(),
         AppError::RoomFull { max } => t!(i18n, err_room_full, max = move || max).into_any(),
         AppError::RoomEnded => t!(i18n, err_room_ended).into_any(),
+        AppError::OverQuota { quota_mb, left_mb } => t!(
+            i18n,
+            err_over_quota,
+            quota = move || quota_mb,
+            left = move || left_mb
+        )
+        .into_any(),
         AppError::UsernameTaken => t!(i18n, err_username_taken).into_any(),
         AppError::WrongCredentials => t!(i18n, err_wrong_credentials).into_any(),
         AppError::RateLimited { retry_after_secs } => {

@@ -7,10 +7,14 @@
 
 pub mod domain;
 #[cfg(feature = "ssr")]
+pub mod own;
+#[cfg(feature = "ssr")]
 pub mod queue;
 #[cfg(feature = "ssr")]
+pub mod signing;
+#[cfg(feature = "ssr")]
 pub mod ssr;
-mod upload_widget;
+pub mod upload_widget;
 #[cfg(feature = "ssr")]
 pub mod uploads;
 #[cfg(feature = "ssr")]

@@ -6,12 +6,14 @@ pub mod domain;
 pub mod ssr;
 
 pub mod previews;
+pub mod quality;
 
 use crate::catalog::{FilmCard, FilmGrid, Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::error::AppError;
 use crate::i18n::*;
 use crate::links::login_link;
+use quality::{Quality, QualityMenu};
 use crate::ui::{Alert, PageTitle};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -76,10 +78,6 @@ pub async fn get_watched() -> Result<Vec<FilmCard>, AppError> {
 /// How far apart progress reports are while playing, in media seconds.
 const PROGRESS_EVERY_SECS: f64 = 10.0;
 
-fn quality_label(r: &Rendition) -> String {
-    format!("{}p {}", r.height, r.container.to_uppercase())
-}
-
 /// The film page's own player. The browser's controls do the playing; this reports what
 /// happens and offers "Continue from" where the viewer stopped last time.
 #[component]
@@ -92,33 +90,23 @@ pub fn Player(
     resume: Resource<Result<Option<Resume>, AppError>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let report = Reports::new(film_id, renditions);
+    let quality = Quality::new(renditions);
+    let report = Reports::new(film_id, quality);
     let video = report.video;
     let opened = StoredValue::new(false);
     // After a quality switch: where to go back to, and whether to keep playing.
     let restore = StoredValue::new(None::<(f64, bool)>);
     let restoring_seek = StoredValue::new(false);
-    let src = move || {
-        report.renditions.with_value(|r| {
-            r.get(report.selected.get())
-                .map(|r| r.url.clone())
-                .unwrap_or_default()
-        })
-    };
+    quality.attach(video);
+    quality.drive(video, move |time, playing| {
+        restore.set_value(Some((time, playing)))
+    });
     // Leaving the page (reload, close, another site): a beacon survives the page's end.
     let _ = window_event_listener(leptos::ev::pagehide, move |_| report.beacon());
     on_cleanup(move || report.beacon());
     // Metadata may have loaded before the page hydrated: then the event below came too early.
     Effect::new(move |_| {
         if let Some(v) = video.get() {
-            if v.can_play_type("video/mp4").is_empty() {
-                if let Some(webm) = report
-                    .renditions
-                    .with_value(|r| r.iter().position(|r| r.container == "webm"))
-                {
-                    report.selected.set(webm);
-                }
-            }
             if v.ready_state() >= 1 && !opened.get_value() {
                 opened.set_value(true);
                 report.send("open");
@@ -162,19 +150,24 @@ pub fn Player(
                 preload="metadata"
                 playsinline
                 poster=poster
-                src=src
                 aria-label=move || t_string!(i18n, player).to_string()
                 on:loadedmetadata=on_metadata
                 on:timeupdate=move |_| report.progress()
                 on:seeked=on_seeked
                 on:pause=on_pause
                 on:ended=move |_| report.send("end")
+                on:waiting=move |_| {
+                    // Waiting for data while playing on (not after a seek): Auto steps down.
+                    if video.get_untracked().is_some_and(|v| !v.seeking() && !v.paused()) {
+                        quality.stalled();
+                    }
+                }
             >
                 <SubtitleTracks tracks=subtitles.clone() />
             </video>
             <div class="player-bar">
                 <ContinueButton resume video />
-                <QualityPicker report restore />
+                <QualityMenu quality />
                 <SubtitlePicker video tracks=subtitles />
             </div>
         </div>
@@ -187,28 +180,25 @@ pub fn Player(
 struct Reports {
     video: NodeRef<leptos::html::Video>,
     film: StoredValue<String>,
-    renditions: StoredValue<Vec<Rendition>>,
-    selected: RwSignal<usize>,
+    quality: Quality,
     /// Media time of the last report, and the latest time and duration seen.
     last_reported: StoredValue<f64>,
     last_seen: StoredValue<(f64, f64)>,
 }
 
 impl Reports {
-    fn new(film_id: String, renditions: Vec<Rendition>) -> Self {
+    fn new(film_id: String, quality: Quality) -> Self {
         Self {
             video: NodeRef::new(),
             film: StoredValue::new(film_id),
-            renditions: StoredValue::new(renditions),
-            selected: RwSignal::new(0),
+            quality,
             last_reported: StoredValue::new(-1.0),
             last_seen: StoredValue::new((0.0, 0.0)),
         }
     }
 
     fn quality(self) -> Option<String> {
-        self.renditions
-            .with_value(|r| r.get(self.selected.get_untracked()).map(quality_label))
+        self.quality.label()
     }
 
     /// The element's time and duration (seconds; 0 while the duration is unknown).
@@ -312,44 +302,6 @@ fn ContinueButton(
             })}
         </Suspense>
     }
-}
-
-/// The quality list, when there is more than one rendition; a switch keeps the place (and
-/// playing) through `restore`.
-#[component]
-fn QualityPicker(report: Reports, restore: StoredValue<Option<(f64, bool)>>) -> impl IntoView {
-    let i18n = use_i18n();
-    let selected = report.selected;
-    let choose = move |ev: leptos::ev::Event| {
-        let Ok(index) = event_target_value(&ev).parse::<usize>() else {
-            return;
-        };
-        if let Some(v) = report.video.get_untracked() {
-            restore.set_value(Some((v.current_time(), !v.paused())));
-        }
-        selected.set(index);
-    };
-    let many = report.renditions.with_value(|r| r.len() > 1);
-    many.then(|| {
-        view! {
-            <label for="quality">{t!(i18n, quality)}</label>
-            <select id="quality" on:change=choose>
-                {report
-                    .renditions
-                    .get_value()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        view! {
-                            <option value=i.to_string() selected=move || selected.get() == i>
-                                {quality_label(r)}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
-            </select>
-        }
-    })
 }
 
 /// The film's subtitles as `<track>` elements of a `<video>` (none shows until chosen).

@@ -22,12 +22,14 @@ pub mod ssr;
 
 mod chat;
 mod lists;
+mod new_room;
 mod page;
 mod player;
 mod together;
 mod view;
 
 pub use lists::HomeRoomLists;
+pub use new_room::NewRoomPage;
 pub use page::RoomPage;
 pub use together::WatchTogether;
 
@@ -56,6 +58,8 @@ pub struct RoomView {
     pub name: String,
     pub film: FilmCard,
     pub renditions: Vec<Rendition>,
+    /// Whether the video can be played yet (a room's own video is prepared first).
+    pub video: crate::library::domain::Readiness,
     pub subtitles: Vec<crate::catalog::SubtitleTrack>,
     /// The seek previews' index (WebVTT), when the film has them.
     pub previews: Option<String>,
@@ -149,8 +153,50 @@ pub async fn start_session(
         password: password.as_deref(),
         starts_at,
         max_participants,
+        own_video: false,
     })
     .await
+}
+
+/// "New room" with a video of one's own: a finished upload of mine (`upload`, its id) or a
+/// link (`url`) — exactly one — titled `title` (or the file's name), for a room with the same
+/// choices as [`start_session`]. The video is private to the room's members and counts
+/// against my quota. Returns the room's short code.
+#[server(endpoint = "rooms/start-own")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+#[allow(clippy::too_many_arguments)]
+pub async fn start_own_session(
+    upload: Option<String>,
+    url: Option<String>,
+    title: Option<String>,
+    #[server(default)] friends: Vec<String>,
+    #[server(default)] private: bool,
+    password: Option<String>,
+    starts_at: Option<i64>,
+    max_participants: Option<i64>,
+) -> Result<String, AppError> {
+    let source = crate::library::domain::VideoSource::parse(upload.as_deref(), url.as_deref())?;
+    ssr::create_with_own_video(
+        source,
+        title.as_deref(),
+        ssr::NewRoom {
+            film_id: "",
+            friends: &friends,
+            private,
+            password: password.as_deref(),
+            starts_at,
+            max_participants,
+            own_video: true,
+        },
+    )
+    .await
+}
+
+/// How far the room's video is ("Preparing the video… 34 %"), for its members.
+#[server(endpoint = "rooms/video")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+pub async fn room_video(code: String) -> Result<crate::library::domain::Readiness, AppError> {
+    ssr::video(&code).await
 }
 
 #[server(endpoint = "rooms/open")]

@@ -12,6 +12,7 @@ use crate::dates::clock;
 use crate::i18n::*;
 use crate::icons::{Icon, IconSvg};
 use crate::playback::previews::{load_previews, PreviewCue, SeekPreview};
+use crate::playback::quality::{Quality, QualityMenu};
 use crate::playback::{SubtitlePicker, SubtitleTracks};
 use crate::sync::{correct, Correction, Playback, Tuning};
 use leptos::html::{Div, Video};
@@ -37,9 +38,32 @@ pub fn SyncPlayer(
     subtitles: Vec<SubtitleTrack>,
     previews: Option<String>,
     poster: String,
+    /// The video's (signed) URLs stopped working: the room fetches fresh ones, and the player
+    /// comes back with them where the room is.
+    on_expired: Callback<()>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let steer = Steering::new(live);
+    // Each person's own quality; a switch lands where the room is (the drift loop sees to it).
+    let quality = Quality::new(renditions);
+    quality.attach(steer.video);
+    quality.drive(steer.video, |_, _| {});
+    let expired_once = StoredValue::new(false);
+    let on_error = move |_| {
+        let Some(v) = steer.video.get_untracked() else {
+            return;
+        };
+        // A network error or a refused source on a signed URL: most likely it expired.
+        let signed = v.current_src().contains("/media/private/");
+        let network = v.error().is_some_and(|e| {
+            e.code() == web_sys::MediaError::MEDIA_ERR_NETWORK
+                || e.code() == web_sys::MediaError::MEDIA_ERR_SRC_NOT_SUPPORTED
+        });
+        if signed && network && !expired_once.get_value() {
+            expired_once.set_value(true);
+            on_expired.run(());
+        }
+    };
     let stage = NodeRef::<Div>::new();
     // What the element shows (seconds), for the controls.
     let shown = RwSignal::new(0.0f64);
@@ -90,14 +114,17 @@ pub fn SyncPlayer(
                     steer.seeked();
                     refresh_time();
                 }
-                on:waiting=move |_| stall.waiting()
+                on:waiting=move |_| {
+                    stall.waiting();
+                    if steer.video.get_untracked().is_some_and(|v| !v.seeking()) {
+                        quality.stalled();
+                    }
+                }
+                on:error=on_error
                 on:playing=move |_| stall.ready()
                 on:canplay=move |_| stall.ready()
                 on:click=move |_| if live.may_control() { steer.toggle() }
             >
-                {renditions.iter().map(|r| view! {
-                    <source src=r.url.clone() type=format!("video/{}", r.container) />
-                }).collect_view()}
                 <SubtitleTracks tracks=subtitles.clone() />
             </video>
             <div class="floating" aria-hidden="true">
@@ -115,6 +142,7 @@ pub fn SyncPlayer(
             })}
             <PlayerControls steer shown stage previews=preview_cues />
             <div class="player-options">
+                <QualityMenu quality id="room-quality" />
                 <SubtitlePicker video=steer.video tracks=subtitles />
             </div>
             <Reactions steer />

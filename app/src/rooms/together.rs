@@ -12,7 +12,7 @@ use leptos_router::components::A;
 use std::collections::BTreeSet;
 
 /// Reads a `datetime-local` value ("2026-11-22T20:00") as the browser's local time.
-fn local_input_to_ms(value: &str) -> Option<i64> {
+pub(super) fn local_input_to_ms(value: &str) -> Option<i64> {
     if value.is_empty() {
         return None;
     }
@@ -158,7 +158,7 @@ fn FriendChoices(
 
 /// Private (with a password), when it starts, how many may come.
 #[component]
-fn RoomSettings(
+pub(super) fn RoomSettings(
     private: RwSignal<bool>,
     password: RwSignal<String>,
     starts: RwSignal<String>,

@@ -10,6 +10,7 @@ use super::*;
 use crate::dates::LocalTime;
 use crate::friends::Avatar;
 use crate::i18n::*;
+use crate::library::domain::Readiness;
 use crate::ui::{Alert, CopyButton, PageTitle};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -101,27 +102,112 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
     }
 }
 
-/// What the room shows now: the countdown before a scheduled start, the synchronized player,
-/// or the end notice.
+/// What of the room's film the stage plays: its files (signed, for a room's own video) and
+/// whether it is ready.
+#[derive(Debug, Clone, PartialEq)]
+struct StageMedia {
+    renditions: Vec<crate::catalog::Rendition>,
+    subtitles: Vec<crate::catalog::SubtitleTrack>,
+    previews: Option<String>,
+    poster: String,
+    video: Readiness,
+}
+
+impl StageMedia {
+    fn of(view: &RoomView) -> Self {
+        StageMedia {
+            renditions: view.renditions.clone(),
+            subtitles: view.subtitles.clone(),
+            previews: view.previews.clone(),
+            poster: view.film.poster_url(),
+            video: view.video.clone(),
+        }
+    }
+}
+
+/// How often the room asks how far its video's preparation is.
+const PREPARING_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the room shows now: the countdown before a scheduled start, the synchronized player
+/// (or "Preparing the video… 34 %" until a room's own video can play), or the end notice.
 #[component]
 fn Stage(view: RoomView, phase: Memo<Phase>, now: RwSignal<i64>, live: Live) -> impl IntoView {
     let i18n = use_i18n();
     let v = view;
+    let media = RwSignal::new(StageMedia::of(&v));
+    let code = StoredValue::new(v.code.clone());
+    // The room afresh: new signed URLs, or the video that just became ready.
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(RoomAccess::Member(fresh)) = open_room(code.get_value()).await {
+                media.set(StageMedia::of(&fresh));
+            }
+        })
+    };
+    if !matches!(v.video, Readiness::Ready) {
+        Effect::new(move |_| {
+            let poll = move || {
+                if !media.with_untracked(|m| matches!(m.video, Readiness::Preparing { .. })) {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    match room_video(code.get_value()).await {
+                        Ok(Readiness::Ready) => refresh(),
+                        Ok(video) => media.update(|m| m.video = video),
+                        // A dropped request: the next poll asks again.
+                        Err(_) => {}
+                    }
+                });
+            };
+            if let Ok(handle) = set_interval_with_handle(poll, PREPARING_POLL) {
+                on_cleanup(move || handle.clear());
+            }
+        });
+    }
+    let on_expired = Callback::new(move |_: ()| refresh());
     move || match phase.get() {
         Phase::Scheduled => {
             let at = v.starts_at.unwrap_or_default();
             view! { <Countdown at now poster=v.film.poster_url() /> }.into_any()
         }
-        Phase::Live => view! {
-            <SyncPlayer
-                live=live
-                renditions=v.renditions.clone()
-                subtitles=v.subtitles.clone()
-                previews=v.previews.clone()
-                poster=v.film.poster_url()
-            />
+        Phase::Live => {
+            let m = media.get();
+            match m.video {
+                Readiness::Ready => view! {
+                    <SyncPlayer
+                        live=live
+                        renditions=m.renditions
+                        subtitles=m.subtitles
+                        previews=m.previews
+                        poster=m.poster
+                        on_expired
+                    />
+                }
+                .into_any(),
+                Readiness::Preparing { percent } => view! {
+                    <div class="room-preparing">
+                        <p role="status">{t!(i18n, preparing_video, percent = move || percent)}</p>
+                        <progress max="100" value=percent.to_string() aria-hidden="true"></progress>
+                        <p class="muted">{t!(i18n, preparing_text)}</p>
+                    </div>
+                }
+                .into_any(),
+                Readiness::Failed { why } => view! {
+                    <div class="room-preparing">
+                        <p class="error" role="alert">
+                            {t!(i18n, video_failed, why = move || why.clone())}
+                        </p>
+                    </div>
+                }
+                .into_any(),
+                Readiness::Removed => view! {
+                    <div class="room-preparing">
+                        <p>{t!(i18n, video_removed)}</p>
+                    </div>
+                }
+                .into_any(),
+            }
         }
-        .into_any(),
         Phase::Ended => view! {
             <div class="room-ended">
                 <img class="room-poster" src=v.film.poster_url() alt="" width="200" height="300" />
