@@ -10,10 +10,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn clip(dir: &std::path::Path) -> Result<Vec<u8>> {
     let out = dir.join("summer.mp4");
     let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg("testsrc2=size=640x360:rate=25:duration=8")
         .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .arg(&out)
         .status()?;
     if !status.success() {

@@ -121,7 +121,17 @@ pub async fn import(
     if let Err(e) = tokio::fs::create_dir_all(&library.dir).await {
         return fail(&format!("cannot create the media directory: {e}"));
     }
-    let film = match create_film(&db, &library, &admin, &details, &name, placed, FilmKind::Library).await {
+    let film = match create_film(
+        &db,
+        &library,
+        &admin,
+        &details,
+        &name,
+        placed,
+        FilmKind::Library,
+    )
+    .await
+    {
         Ok(film) => film,
         Err(e) => return fail(&format!("cannot add the film: {e}")),
     };

@@ -32,9 +32,8 @@ pub async fn only_finished_files(req: Request, next: Next) -> Response {
 
 /// A film's original, a file being written, or a dot file: never served.
 fn is_hidden(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        segment == "source" || segment.contains(".part") || segment.starts_with('.')
-    })
+    path.split('/')
+        .any(|segment| segment == "source" || segment.contains(".part") || segment.starts_with('.'))
 }
 
 /// A file of a room's own video, for whoever holds a URL signed for a member of the room
@@ -78,7 +77,11 @@ pub async fn private_file(
         Err(never) => match never {},
     };
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-        let left = expires.parse::<i64>().unwrap_or(0).saturating_sub(now).max(0);
+        let left = expires
+            .parse::<i64>()
+            .unwrap_or(0)
+            .saturating_sub(now)
+            .max(0);
         if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={left}")) {
             response
                 .headers_mut()

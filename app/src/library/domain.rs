@@ -511,7 +511,10 @@ mod tests {
                 job(MP4_720, Queued, 0, None),
             ],
         );
-        assert!(matches!(one_left, Readiness::Preparing { .. }), "{one_left:?}");
+        assert!(
+            matches!(one_left, Readiness::Preparing { .. }),
+            "{one_left:?}"
+        );
         let cancelled = Readiness::of(false, true, &[job(JobKind::Import, Cancelled, 0, None)]);
         assert_eq!(
             cancelled,

@@ -108,8 +108,7 @@ fn details(title: Option<&str>, file_name: &str) -> Result<FilmDetailsInput, App
             }
         }
     };
-    if title.chars().count() > super::domain::TITLE_MAX_CHARS
-        || title.chars().any(char::is_control)
+    if title.chars().count() > super::domain::TITLE_MAX_CHARS || title.chars().any(char::is_control)
     {
         return Err(AppError::Invalid(Invalid::FilmText));
     }
@@ -141,11 +140,10 @@ pub async fn discard(db: &Db, library: &Library, film: &str) {
 
 /// Whether the film can be played yet, and if not how far its preparation is.
 pub async fn readiness(db: &Db, film: &str) -> Result<Readiness, sqlx::Error> {
-    let renditions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE film_id = $1")
-            .bind(film)
-            .fetch_one(&db.pool)
-            .await?;
+    let renditions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM renditions WHERE film_id = $1")
+        .bind(film)
+        .fetch_one(&db.pool)
+        .await?;
     if renditions > 0 {
         return Ok(Readiness::Ready);
     }

@@ -96,7 +96,13 @@ impl SigningKey {
     }
 
     /// Checks a signed URL's parts (compared in constant time) at `now` (seconds).
-    pub fn verify(&self, expires: &str, signature: &str, film: &str, now: i64) -> Result<(), Refused> {
+    pub fn verify(
+        &self,
+        expires: &str,
+        signature: &str,
+        film: &str,
+        now: i64,
+    ) -> Result<(), Refused> {
         let expires: i64 = expires.parse().map_err(|_| Refused::Malformed)?;
         let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(signature)
@@ -178,7 +184,10 @@ mod tests {
 
     #[test]
     fn public_urls_are_left_alone() {
-        assert_eq!(key().sign("/media/films/a/b.mp4", 5), "/media/films/a/b.mp4");
+        assert_eq!(
+            key().sign("/media/films/a/b.mp4", 5),
+            "/media/films/a/b.mp4"
+        );
         assert_eq!(key().sign("/media/demo.mp4", 5), "/media/demo.mp4");
     }
 }

@@ -446,7 +446,10 @@ impl Worker {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "sprite.vtt".into());
         sqlx::query("UPDATE film_media SET sprite_url = $1 WHERE film_id = $2")
-            .bind(media_url(&self.relative_dir(&job.film_id).await?, &format!("{name}/{vtt}")))
+            .bind(media_url(
+                &self.relative_dir(&job.film_id).await?,
+                &format!("{name}/{vtt}"),
+            ))
             .bind(&job.film_id)
             .execute(&self.db.pool)
             .await

@@ -13,10 +13,10 @@ use crate::dates::clock;
 use crate::error::AppError;
 use crate::i18n::*;
 use crate::links::login_link;
-use quality::{Quality, QualityMenu};
 use crate::ui::{Alert, PageTitle};
 use leptos::prelude::*;
 use leptos_router::components::A;
+use quality::{Quality, QualityMenu};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,8 +50,8 @@ pub struct Conditions {
 fn needs_mbps(height: i64) -> f64 {
     match height {
         ..=480 => 1.5,
-        ..=720 => 3.0,
-        ..=1080 => 6.0,
+        481..=720 => 3.0,
+        721..=1080 => 6.0,
         _ => 16.0,
     }
 }
@@ -76,7 +76,11 @@ pub fn auto_height(heights: &[i64], conditions: Conditions) -> Option<i64> {
             .unwrap_or(heights[0])
     } else {
         // Before the page knows its size: a middle choice, not the largest file.
-        heights.iter().copied().find(|h| *h <= 720).unwrap_or(smallest)
+        heights
+            .iter()
+            .copied()
+            .find(|h| *h <= 720)
+            .unwrap_or(smallest)
     };
     let affordable = heights
         .iter()
@@ -229,14 +233,17 @@ impl Quality {
     /// The URL to play, when known.
     pub fn url(self) -> Option<String> {
         let index = self.selected.get()?;
-        self.renditions.with_value(|r| r.get(index).map(|r| r.url.clone()))
+        self.renditions
+            .with_value(|r| r.get(index).map(|r| r.url.clone()))
     }
 
     /// The rendition playing, for reports ("720p MP4").
     pub fn label(self) -> Option<String> {
         let index = self.selected.get_untracked()?;
-        self.renditions
-            .with_value(|r| r.get(index).map(|r| format!("{}p {}", r.height, r.container.to_uppercase())))
+        self.renditions.with_value(|r| {
+            r.get(index)
+                .map(|r| format!("{}p {}", r.height, r.container.to_uppercase()))
+        })
     }
 
     /// Keeps `video` playing [`Quality::url`]: a switch puts the picture back where it was
@@ -261,12 +268,17 @@ impl Quality {
 
 /// The "Quality" menu: Auto (saying what it chose) and each height, when there is a choice.
 #[component]
-pub fn QualityMenu(quality: Quality, #[prop(default = "quality")] id: &'static str) -> impl IntoView {
+pub fn QualityMenu(
+    quality: Quality,
+    #[prop(default = "quality")] id: &'static str,
+) -> impl IntoView {
     let i18n = use_i18n();
     let heights = quality.renditions.with_value(|r| heights(r));
     let playing_height = move || {
         let index = quality.selected.get()?;
-        quality.renditions.with_value(|r| r.get(index).map(|r| r.height))
+        quality
+            .renditions
+            .with_value(|r| r.get(index).map(|r| r.height))
     };
     let choose = move |ev: leptos::ev::Event| {
         if let Some(choice) = Choice::parse(&event_target_value(&ev)) {
@@ -334,8 +346,16 @@ mod tests {
         assert_eq!(url(on(400.0, None, 0)), Some("/480.mp4"));
         assert_eq!(url(on(700.0, None, 0)), Some("/720.mp4"));
         assert_eq!(url(on(1080.0, None, 0)), Some("/1080.mp4"));
-        assert_eq!(url(on(2000.0, None, 0)), Some("/1080.mp4"), "the tallest there is");
-        assert_eq!(url(on(0.0, None, 0)), Some("/720.mp4"), "unknown size: the middle");
+        assert_eq!(
+            url(on(2000.0, None, 0)),
+            Some("/1080.mp4"),
+            "the tallest there is"
+        );
+        assert_eq!(
+            url(on(0.0, None, 0)),
+            Some("/720.mp4"),
+            "unknown size: the middle"
+        );
     }
 
     #[test]
@@ -344,7 +364,11 @@ mod tests {
         let height = |c| pick(&r, Choice::Auto, true, c).map(|r| r.height);
         assert_eq!(height(on(1080.0, Some(10.0), 0)), Some(1080));
         assert_eq!(height(on(1080.0, Some(4.0), 0)), Some(720));
-        assert_eq!(height(on(1080.0, Some(0.5), 0)), Some(480), "the smallest at worst");
+        assert_eq!(
+            height(on(1080.0, Some(0.5), 0)),
+            Some(480),
+            "the smallest at worst"
+        );
         assert_eq!(height(on(1080.0, None, 1)), Some(720));
         assert_eq!(height(on(1080.0, None, 5)), Some(480));
     }

@@ -160,16 +160,14 @@ pub async fn start_session(
 
 /// "New room" with a video of one's own: a finished upload of mine (`upload`, its id) or a
 /// link (`url`) — exactly one — titled `title` (or the file's name), for a room with the same
-/// choices as [`start_session`]. The video is private to the room's members and counts
-/// against my quota. Returns the room's short code.
+/// settings as [`start_session`] (friends are invited from the room, by its link). The video
+/// is private to the room's members and counts against my quota. Returns the room's code.
 #[server(endpoint = "rooms/start-own")]
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
-#[allow(clippy::too_many_arguments)]
 pub async fn start_own_session(
     upload: Option<String>,
     url: Option<String>,
     title: Option<String>,
-    #[server(default)] friends: Vec<String>,
     #[server(default)] private: bool,
     password: Option<String>,
     starts_at: Option<i64>,
@@ -181,7 +179,7 @@ pub async fn start_own_session(
         title.as_deref(),
         ssr::NewRoom {
             film_id: "",
-            friends: &friends,
+            friends: &[],
             private,
             password: password.as_deref(),
             starts_at,

@@ -95,7 +95,6 @@ fn NewRoomForm() -> impl IntoView {
             upload: upload_id,
             url,
             title: Some(title.get_untracked()),
-            friends: Vec::new(),
             private,
             password,
             starts_at,

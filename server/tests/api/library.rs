@@ -52,7 +52,13 @@ pub(crate) async fn library_app(adjust: impl FnOnce(&mut kino_server::config::Co
 }
 
 /// Uploads `bytes` through the resumable endpoint in `pieces`; the upload's id.
-pub(crate) async fn upload(app: &TestApp, client: &Client, name: &str, bytes: &[u8], pieces: usize) -> String {
+pub(crate) async fn upload(
+    app: &TestApp,
+    client: &Client,
+    name: &str,
+    bytes: &[u8],
+    pieces: usize,
+) -> String {
     use base64::Engine;
     let res = client
         .post(app.url("/uploads"))

@@ -33,7 +33,10 @@ async fn until_prepared(app: &TestApp, who: &Person, code: &str, limit: Duration
         if !preparing {
             return seen;
         }
-        assert!(start.elapsed() < limit, "still preparing after {limit:?}: {seen:?}");
+        assert!(
+            start.elapsed() < limit,
+            "still preparing after {limit:?}: {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -92,7 +95,10 @@ async fn an_uploaded_video_plays_only_for_the_rooms_members_through_signed_urls(
     assert!(full.headers().get(header::CONTENT_ENCODING).is_none());
 
     // A forged, altered, expired or missing signature gets 403 or nothing at all.
-    let parts: Vec<&str> = url.trim_start_matches("/media/private/").splitn(4, '/').collect();
+    let parts: Vec<&str> = url
+        .trim_start_matches("/media/private/")
+        .splitn(4, '/')
+        .collect();
     let (expires, signature, film, file) = (parts[0], parts[1], parts[2], parts[3]);
     let mut forged = signature.to_owned();
     let last = if forged.ends_with('A') { "B" } else { "A" };
@@ -105,12 +111,21 @@ async fn an_uploaded_video_plays_only_for_the_rooms_members_through_signed_urls(
         app::dates::now_ms() / 1000 - 1,
     );
     for (bad, status) in [
-        (format!("/media/private/{expires}/{forged}/{film}/{file}"), 403),
-        (format!("/media/private/{later}/{signature}/{film}/{file}"), 403),
+        (
+            format!("/media/private/{expires}/{forged}/{film}/{file}"),
+            403,
+        ),
+        (
+            format!("/media/private/{later}/{signature}/{film}/{file}"),
+            403,
+        ),
         (expired, 403),
         (format!("/media/private/{film}/{file}"), 404),
         (format!("/media/films/{film}/{file}"), 404),
-        (format!("/media/private/{expires}/{signature}/{film}/source"), 404),
+        (
+            format!("/media/private/{expires}/{signature}/{film}/source"),
+            404,
+        ),
     ] {
         let res = stranger.client.get(app.url(&bad)).send().await.unwrap();
         assert_eq!(res.status(), status, "{bad}");
@@ -127,9 +142,15 @@ async fn an_uploaded_video_plays_only_for_the_rooms_members_through_signed_urls(
     )
     .await;
     assert_eq!(status, 404, "another room cannot take someone's own video");
-    let (status, _) =
-        error_of(app.call_as(&stranger.client, "rooms/video", &[("code", &code)]).await).await;
-    assert_eq!(status, 403, "a stranger learns nothing of the private room's video");
+    let (status, _) = error_of(
+        app.call_as(&stranger.client, "rooms/video", &[("code", &code)])
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "a stranger learns nothing of the private room's video"
+    );
     let locked = json_of(&app, &stranger.client, "rooms/open", &[("code", &code)]).await;
     assert!(locked["Locked"]["film"].is_null(), "{locked}");
 }
@@ -200,7 +221,9 @@ async fn a_linked_video_is_bounded_by_the_quota_and_leaves_with_the_rooms_retent
         ..Default::default()
     };
     let library = app::library::ssr::Library::new(&media);
-    let removed = app::library::own::forget_purged(&db, &library).await.unwrap();
+    let removed = app::library::own::forget_purged(&db, &library)
+        .await
+        .unwrap();
     assert_eq!(removed, 1);
     assert!(!kept.exists(), "its files are deleted");
     let room = member_view(&app, &boris, &code).await;
@@ -210,11 +233,16 @@ async fn a_linked_video_is_bounded_by_the_quota_and_leaves_with_the_rooms_retent
         .await
         .unwrap();
     let other_room_source = std::fs::metadata(
-        app.media_dir()
-            .join("private")
-            .join(member_view(&app, &boris, &second).await["film"]["id"].as_str().unwrap()),
+        app.media_dir().join("private").join(
+            member_view(&app, &boris, &second).await["film"]["id"]
+                .as_str()
+                .unwrap(),
+        ),
     )
     .is_ok();
     assert!(other_room_source, "the other room's video is untouched");
-    assert_eq!(left, 1_000_000, "nothing of the purged video counts any more");
+    assert_eq!(
+        left, 1_000_000,
+        "nothing of the purged video counts any more"
+    );
 }

@@ -85,14 +85,13 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     let pool = &db().pool;
     let russian =
         leptos_i18n::locale::resolve_locale::<crate::i18n::Locale>() == crate::i18n::Locale::ru;
-    let titles =
-        sqlx::query_as::<_, TitlesRow>(
-            "SELECT title_en, title_ru, personal FROM films WHERE id = $1",
-        )
-        .bind(new.film_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let titles = sqlx::query_as::<_, TitlesRow>(
+        "SELECT title_en, title_ru, personal FROM films WHERE id = $1",
+    )
+    .bind(new.film_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
     if titles.personal.0 && !new.own_video {
         // Someone's own video is for the room it was brought to, nobody else's.
         return Err(AppError::NotFound);
