@@ -154,6 +154,17 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
             "{wanted} in {options:?}"
         );
     }
+    // The scenes bar under the film page's player shows the frame under the pointer.
+    wait_js(
+        &browser,
+        "(() => { const bar = document.querySelector('.scenes input.seek'); if (!bar || bar.max < 2) return false; \
+           const r = bar.getBoundingClientRect(); \
+           bar.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: r.left + r.width * 0.5, clientY: r.top + r.height / 2 })); \
+           const frame = document.querySelector('.scenes .seek-preview .seek-frame'); \
+           return frame && frame.style.background.includes('sprite-0.jpg'); })()",
+        Duration::from_secs(15),
+    )
+    .await?;
     // Choosing a height plays that height (and is remembered for the next film).
     browser
         .client

@@ -126,8 +126,8 @@ async fn a_room_from_a_link_prepares_the_video_then_plays_it_for_both_in_sync() 
     boris.link("New room").await?.click().await?;
     boris.wait_path("/rooms/new").await?;
     boris.wait_hydrated().await?;
-    boris.labelled("Video URL").await?.click().await?;
-    boris.fill("Video URL", &link).await?;
+    boris.field("Video URL").await?.click().await?;
+    boris.fill("Link to the video (https://…)", &link).await?;
     boris.fill("Title (optional)", "Лето").await?;
     boris.click_button("Create room").await?;
     let room = boris.wait_path_prefix("/r/").await?;
@@ -136,7 +136,7 @@ async fn a_room_from_a_link_prepares_the_video_then_plays_it_for_both_in_sync() 
     anna.goto(room.as_str()).await?;
     anna.wait_hydrated().await?;
     for who in [&boris, &anna] {
-        who.wait_text_in("h1", "Лето").await?;
+        who.wait_text_in(".room-head", "Лето").await?;
         wait_js(
             who,
             "[...document.querySelectorAll('[role=status]')].some(s => \

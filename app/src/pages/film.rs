@@ -141,6 +141,7 @@ fn FilmDetailsView(
                         film_id=card.id.clone()
                         renditions=film.renditions.clone()
                         subtitles=film.subtitles.clone()
+                        previews=film.previews.clone()
                         poster
                         resume
                     />

@@ -85,6 +85,8 @@ pub fn Player(
     film_id: String,
     renditions: Vec<Rendition>,
     subtitles: Vec<SubtitleTrack>,
+    /// The seek previews' index (WebVTT), when the film has them.
+    previews: Option<String>,
     poster: String,
     /// Where the viewer stopped (created by the page, outside any suspense).
     resume: Resource<Result<Option<Resume>, AppError>>,
@@ -97,6 +99,15 @@ pub fn Player(
     // After a quality switch: where to go back to, and whether to keep playing.
     let restore = StoredValue::new(None::<(f64, bool)>);
     let restoring_seek = StoredValue::new(false);
+    // The element's time and duration, for the scenes bar.
+    let (time, duration) = (RwSignal::new(0.0f64), RwSignal::new(0.0f64));
+    let follow = move || {
+        if let Some(v) = video.get_untracked() {
+            let d = v.duration();
+            duration.set(if d.is_finite() { d } else { 0.0 });
+            time.set(v.current_time());
+        }
+    };
     quality.attach(video);
     quality.drive(video, move |time, playing| {
         restore.set_value(Some((time, playing)))
@@ -114,6 +125,7 @@ pub fn Player(
         }
     });
     let on_metadata = move |_| {
+        follow();
         let Some(v) = video.get_untracked() else {
             return;
         };
@@ -152,8 +164,15 @@ pub fn Player(
                 poster=poster
                 aria-label=move || t_string!(i18n, player).to_string()
                 on:loadedmetadata=on_metadata
-                on:timeupdate=move |_| report.progress()
-                on:seeked=on_seeked
+                on:timeupdate=move |_| {
+                    report.progress();
+                    follow();
+                }
+                on:durationchange=move |_| follow()
+                on:seeked=move |e| {
+                    follow();
+                    on_seeked(e)
+                }
                 on:pause=on_pause
                 on:ended=move |_| report.send("end")
                 on:waiting=move |_| {
@@ -165,6 +184,7 @@ pub fn Player(
             >
                 <SubtitleTracks tracks=subtitles.clone() />
             </video>
+            {previews.map(|index| view! { <ScenesBar video index time duration /> })}
             <div class="player-bar">
                 <ContinueButton resume video />
                 <QualityMenu quality />
@@ -261,6 +281,52 @@ impl Reports {
                 .navigator()
                 .send_beacon_with_opt_url_search_params("/api/playback/event", Some(&params));
         }
+    }
+}
+
+/// The film's scenes under its player: a seek bar that shows the frame under the pointer (or
+/// the thumb while dragging) — the browser's own controls cannot show previews.
+#[component]
+fn ScenesBar(
+    video: NodeRef<leptos::html::Video>,
+    index: String,
+    /// The element's time and duration (seconds), kept by the player.
+    time: RwSignal<f64>,
+    duration: RwSignal<f64>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let cues = RwSignal::new(Vec::new());
+    previews::load_previews(Some(index), cues);
+    let hovering = RwSignal::new(None::<f64>);
+    let scrubbing = RwSignal::new(None::<f64>);
+    let preview_at = Signal::derive(move || scrubbing.get().or_else(|| hovering.get()));
+    let seek = move |at: f64| {
+        if let Some(v) = video.get_untracked() {
+            v.set_current_time(at);
+        }
+    };
+    view! {
+        <div class="seek-box scenes">
+            <previews::SeekPreview cues at=preview_at duration />
+            <input
+                type="range"
+                class="seek"
+                aria-label=move || t_string!(i18n, seek).to_string()
+                min="0"
+                step="0.1"
+                max=move || duration.get().max(0.1)
+                prop:value=move || scrubbing.get().unwrap_or_else(|| time.get())
+                on:input=move |e| scrubbing.set(event_target_value(&e).parse::<f64>().ok())
+                on:change=move |e| {
+                    scrubbing.set(None);
+                    if let Ok(at) = event_target_value(&e).parse::<f64>() {
+                        seek(at);
+                    }
+                }
+                on:mousemove=move |e| hovering.set(previews::hover_time(&e, duration.get_untracked()))
+                on:mouseleave=move |_| hovering.set(None)
+            />
+        </div>
     }
 }
 

@@ -110,6 +110,16 @@ async fn fetch_text(url: &str) -> Option<String> {
         .as_string()
 }
 
+/// Where the pointer is over a seek bar, in seconds of `duration` (for the preview frame).
+pub fn hover_time(e: &leptos::ev::MouseEvent, duration: f64) -> Option<f64> {
+    use wasm_bindgen::JsCast;
+    let bar = e
+        .current_target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())?;
+    let width = f64::from(bar.client_width());
+    (width > 0.0).then(|| (f64::from(e.offset_x()) / width).clamp(0.0, 1.0) * duration)
+}
+
 /// The frame and its time above a seek bar, at `at` seconds of `duration` (nothing without
 /// previews or a time).
 #[component]

@@ -138,14 +138,14 @@ fn NewRoomForm() -> impl IntoView {
                         {(own == Source::File).then(|| view! {
                             <FileUpload
                                 id="own-video-file"
-                                label=Signal::derive(move || t_string!(i18n, video_file).to_string())
+                                label=Signal::derive(move || t_string!(i18n, video_file_field).to_string())
                                 accept="video/*,.mkv,.avi,.mov,.mp4,.webm,.m4v,.mpg,.ts"
                                 state=upload
                             />
                         })}
                         {(own == Source::Link).then(|| view! {
                             <div class="field">
-                                <label for="own-video-url">{t!(i18n, video_url)}</label>
+                                <label for="own-video-url">{t!(i18n, video_link_field)}</label>
                                 <input
                                     id="own-video-url"
                                     type="url"

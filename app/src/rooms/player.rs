@@ -11,7 +11,7 @@ use crate::catalog::{Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::i18n::*;
 use crate::icons::{Icon, IconSvg};
-use crate::playback::previews::{load_previews, PreviewCue, SeekPreview};
+use crate::playback::previews::{hover_time, load_previews, PreviewCue, SeekPreview};
 use crate::playback::quality::{Quality, QualityMenu};
 use crate::playback::{SubtitlePicker, SubtitleTracks};
 use crate::sync::{correct, Correction, Playback, Tuning};
@@ -435,16 +435,7 @@ fn PlayerControls(
     // Where the pointer is over the seek bar (seconds), for the preview frame.
     let hovering = RwSignal::new(None::<f64>);
     let on_hover = move |e: leptos::ev::MouseEvent| {
-        use wasm_bindgen::JsCast;
-        let Some(bar) = e
-            .current_target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        let width = f64::from(bar.client_width());
-        if width > 0.0 {
-            let at = (f64::from(e.offset_x()) / width).clamp(0.0, 1.0) * duration.get_untracked();
+        if let Some(at) = hover_time(&e, duration.get_untracked()) {
             hovering.set(Some(at));
         }
     };
