@@ -23,6 +23,7 @@ pub fn Header() -> impl IntoView {
             <nav class="main-nav" aria-label=move || t_string!(i18n, nav_label).to_string()>
                 <A href="/">{t!(i18n, nav_home)}</A>
                 <A href="/films">{t!(i18n, films_title)}</A>
+                <A href="/rooms/new">{t!(i18n, new_room)}</A>
             </nav>
             <div class="header-right">
                 <LanguageSwitch />
@@ -44,7 +45,6 @@ pub fn Header() -> impl IntoView {
                                                     <A href="/library">{t!(i18n, library_title)}</A>
                                                 }
                                             })}
-                                        <A href="/rooms/new">{t!(i18n, new_room)}</A>
                                         <crate::catalog::WatchlistLink count=wanted />
                                         <A href="/watched">{t!(i18n, watched_title)}</A>
                                         <FriendsLink count=requests />
