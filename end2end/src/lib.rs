@@ -311,6 +311,26 @@ impl Browser {
         }
     }
 
+    /// Polls `script` (a JavaScript expression) until it is true, for at most `within`; the
+    /// error shows the page as it was.
+    pub async fn wait_js(&self, script: &str, within: Duration) -> Result {
+        let deadline = Instant::now() + within;
+        loop {
+            let value = self
+                .client
+                .execute(&format!("return Boolean({script});"), vec![])
+                .await?;
+            if value.as_bool() == Some(true) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let page = self.client.source().await.unwrap_or_default();
+                return Err(format!("{script} stayed false; page:\n{page}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the page's path is `path`.
     pub async fn wait_path(&self, path: &str) -> Result {
         self.wait_url(|url| url.path() == path, path)
@@ -384,6 +404,45 @@ fn workspace_dir() -> std::path::PathBuf {
     let manifest = std::env::var("CARGO_MANIFEST_DIR")
         .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
     std::path::Path::new(&manifest).join("..")
+}
+
+/// A short test clip with a tone, made by ffmpeg (from the OS packages) in `dir`: `size` like
+/// "1280x720", `seconds` long. Fixtures are made in the tests, never committed.
+pub fn test_clip(
+    dir: &std::path::Path,
+    name: &str,
+    size: &str,
+    seconds: u32,
+) -> Result<std::path::PathBuf> {
+    let out = dir.join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&out)
+        .status()?;
+    if !status.success() {
+        return Err("ffmpeg could not make the test clip".into());
+    }
+    Ok(out)
 }
 
 /// An XPath string literal for any text (XPath 1.0 has no escapes).

@@ -4,65 +4,14 @@
 
 use end2end::{Browser, Result, Server};
 use fantoccini::Locator;
-use std::time::{Duration, Instant};
-
-/// A short 720p test clip with a tone, made by ffmpeg in `dir`.
-fn clip(dir: &std::path::Path) -> Result<std::path::PathBuf> {
-    let out = dir.join("test-card.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=1280x720:rate=25:duration=3")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&out)
-        .status()?;
-    if !status.success() {
-        return Err("ffmpeg could not make the test clip".into());
-    }
-    Ok(out)
-}
-
-/// Polls `script` (a JavaScript expression returning a boolean) until it is true.
-async fn wait_js(browser: &Browser, script: &str, within: Duration) -> Result {
-    let deadline = Instant::now() + within;
-    loop {
-        let value = browser
-            .client
-            .execute(&format!("return Boolean({script});"), vec![])
-            .await?;
-        if value.as_bool() == Some(true) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let page = browser.client.source().await.unwrap_or_default();
-            return Err(format!("{script} stayed false; page:\n{page}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitles() -> Result {
     let server = Server::start_with(&["--vp9-speed".into(), "fast".into()]).await?;
     let browser = Browser::start().await?;
     let dir = tempfile::tempdir()?;
-    let video = clip(dir.path())?;
+    let video = end2end::test_clip(dir.path(), "test-card.mp4", "1280x720", 3)?;
 
     // The first account of the instance is its admin; its header has "Library".
     browser.goto(&format!("{}/register", server.url)).await?;
@@ -94,15 +43,13 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
 
     // The library shows the jobs moving until the film is in the catalog.
     browser.wait_text_in("main", "Test Card").await?;
-    wait_js(
-        &browser,
-        "document.querySelectorAll('.library-film [role=progressbar]').length >= 4",
-        Duration::from_secs(20),
-    )
-    .await?;
-    wait_js(
-        &browser,
-        "[...document.querySelectorAll('.chip')].some(c => c.textContent.trim() === 'In the catalog') \
+    browser
+        .wait_js(
+            "document.querySelectorAll('.library-film [role=progressbar]').length >= 4",
+            Duration::from_secs(20),
+        )
+        .await?;
+    browser.wait_js("[...document.querySelectorAll('.chip')].some(c => c.textContent.trim() === 'In the catalog') \
          && ![...document.querySelectorAll('.job td:nth-child(2)')].some(td => /Waiting|Running/.test(td.textContent))",
         Duration::from_secs(180),
     )
@@ -155,9 +102,7 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
         );
     }
     // The scenes bar under the film page's player shows the frame under the pointer.
-    wait_js(
-        &browser,
-        "(() => { const bar = document.querySelector('.scenes input.seek'); if (!bar || bar.max < 2) return false; \
+    browser.wait_js("(() => { const bar = document.querySelector('.scenes input.seek'); if (!bar || bar.max < 2) return false; \
            const r = bar.getBoundingClientRect(); \
            bar.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: r.left + r.width * 0.5, clientY: r.top + r.height / 2 })); \
            const frame = document.querySelector('.scenes .seek-preview .seek-frame'); \
@@ -172,13 +117,13 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
         .await?
         .select_by_value("480")
         .await?;
-    wait_js(
-        &browser,
-        "document.querySelector('video').currentSrc.includes('/480p-') \
+    browser
+        .wait_js(
+            "document.querySelector('video').currentSrc.includes('/480p-') \
          && localStorage.getItem('kino.quality') === '480'",
-        Duration::from_secs(10),
-    )
-    .await?;
+            Duration::from_secs(10),
+        )
+        .await?;
     browser
         .client
         .find(Locator::Css("#subtitles-choice"))
@@ -192,23 +137,21 @@ async fn an_admin_uploads_a_film_and_watches_it_at_a_chosen_quality_with_subtitl
             vec![],
         )
         .await?;
-    wait_js(
-        &browser,
-        "(() => { const t = document.querySelector('video').textTracks[0]; \
+    browser
+        .wait_js(
+            "(() => { const t = document.querySelector('video').textTracks[0]; \
            return t && t.mode === 'showing' && t.activeCues && t.activeCues.length > 0 \
              && t.activeCues[0].text === 'Привет, кино!'; })()",
-        Duration::from_secs(10),
-    )
-    .await?;
+            Duration::from_secs(10),
+        )
+        .await?;
 
     // In a room for the film, the seek bar shows the frame under the pointer.
     browser.click_button("Watch together").await?;
     browser.click_button("Create room").await?;
     browser.wait_path_prefix("/r/").await?;
     browser.wait_hydrated().await?;
-    wait_js(
-        &browser,
-        "(() => { const bar = document.querySelector('input.seek'); if (!bar || bar.max < 2) return false; \
+    browser.wait_js("(() => { const bar = document.querySelector('input.seek'); if (!bar || bar.max < 2) return false; \
            const r = bar.getBoundingClientRect(); \
            bar.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: r.left + r.width * 0.6, clientY: r.top + r.height / 2 })); \
            const frame = document.querySelector('.seek-preview .seek-frame'); \

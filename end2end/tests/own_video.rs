@@ -6,38 +6,6 @@ use end2end::{Browser, Result, Server};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A short 640×360 clip with a tone, made by ffmpeg in `dir`.
-fn clip(dir: &std::path::Path) -> Result<Vec<u8>> {
-    let out = dir.join("summer.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=640x360:rate=25:duration=8")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=8"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ])
-        .arg(&out)
-        .status()?;
-    if !status.success() {
-        return Err("ffmpeg could not make the test clip".into());
-    }
-    Ok(std::fs::read(out)?)
-}
-
 /// The test's own "internet" on loopback: one file, of which the first half is sent at once and
 /// the rest only when `release` is notified — a slow link whose pace the test decides, so the
 /// room is certainly still preparing while both people look.
@@ -72,25 +40,6 @@ async fn gated_file_server(
     Ok(url)
 }
 
-/// Polls `script` (a JavaScript expression) until it is true.
-async fn wait_js(browser: &Browser, script: &str, within: Duration) -> Result {
-    let deadline = Instant::now() + within;
-    loop {
-        let value = browser
-            .client
-            .execute(&format!("return Boolean({script});"), vec![])
-            .await?;
-        if value.as_bool() == Some(true) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let page = browser.client.source().await.unwrap_or_default();
-            return Err(format!("{script} stayed false; page:\n{page}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// (position in s, the machine's clock in ms when read) of the room's video, if it plays.
 async fn playing_at(browser: &Browser) -> Result<Option<(f64, f64)>> {
     let v = browser
@@ -110,7 +59,8 @@ async fn playing_at(browser: &Browser) -> Result<Option<(f64, f64)>> {
 async fn a_room_from_a_link_prepares_the_video_then_plays_it_for_both_in_sync() -> Result {
     let dir = tempfile::tempdir()?;
     let (release, gate) = tokio::sync::watch::channel(false);
-    let link = gated_file_server(clip(dir.path())?, gate).await?;
+    let clip = end2end::test_clip(dir.path(), "summer.mp4", "640x360", 8)?;
+    let link = gated_file_server(std::fs::read(clip)?, gate).await?;
     let server = Server::start_with(&[
         "--import-allow-private".into(),
         "--vp9-speed".into(),
@@ -137,8 +87,7 @@ async fn a_room_from_a_link_prepares_the_video_then_plays_it_for_both_in_sync() 
     anna.wait_hydrated().await?;
     for who in [&boris, &anna] {
         who.wait_text_in(".room-head", "Лето").await?;
-        wait_js(
-            who,
+        who.wait_js(
             "[...document.querySelectorAll('[role=status]')].some(s => \
                /^Preparing the video… [1-9][0-9]? %$/.test(s.textContent.trim()))",
             Duration::from_secs(20),
@@ -149,8 +98,7 @@ async fn a_room_from_a_link_prepares_the_video_then_plays_it_for_both_in_sync() 
     // The rest arrives: within a while the video plays, for both.
     release.send(true)?;
     for who in [&boris, &anna] {
-        wait_js(
-            who,
+        who.wait_js(
             "(() => { const v = document.querySelector('video.room-video'); \
                return v && v.readyState >= 1; })()",
             Duration::from_secs(120),

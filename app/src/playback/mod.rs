@@ -294,12 +294,9 @@ fn ScenesBar(
     time: RwSignal<f64>,
     duration: RwSignal<f64>,
 ) -> impl IntoView {
-    let i18n = use_i18n();
     let cues = RwSignal::new(Vec::new());
     previews::load_previews(Some(index), cues);
-    let hovering = RwSignal::new(None::<f64>);
     let scrubbing = RwSignal::new(None::<f64>);
-    let preview_at = Signal::derive(move || scrubbing.get().or_else(|| hovering.get()));
     let seek = move |at: f64| {
         if let Some(v) = video.get_untracked() {
             v.set_current_time(at);
@@ -307,25 +304,7 @@ fn ScenesBar(
     };
     view! {
         <div class="seek-box scenes">
-            <previews::SeekPreview cues at=preview_at duration />
-            <input
-                type="range"
-                class="seek"
-                aria-label=move || t_string!(i18n, seek).to_string()
-                min="0"
-                step="0.1"
-                max=move || duration.get().max(0.1)
-                prop:value=move || scrubbing.get().unwrap_or_else(|| time.get())
-                on:input=move |e| scrubbing.set(event_target_value(&e).parse::<f64>().ok())
-                on:change=move |e| {
-                    scrubbing.set(None);
-                    if let Ok(at) = event_target_value(&e).parse::<f64>() {
-                        seek(at);
-                    }
-                }
-                on:mousemove=move |e| hovering.set(previews::hover_time(&e, duration.get_untracked()))
-                on:mouseleave=move |_| hovering.set(None)
-            />
+            <previews::SeekBar cues time duration scrubbing on_seek=Callback::new(seek) />
         </div>
     }
 }

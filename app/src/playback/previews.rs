@@ -3,6 +3,7 @@
 //! over it or the thumb is dragged.
 
 use crate::dates::clock;
+use crate::i18n::*;
 use leptos::prelude::*;
 
 /// One small frame: the time span it stands for and where it is in which sprite image.
@@ -111,13 +112,54 @@ async fn fetch_text(url: &str) -> Option<String> {
 }
 
 /// Where the pointer is over a seek bar, in seconds of `duration` (for the preview frame).
-pub fn hover_time(e: &leptos::ev::MouseEvent, duration: f64) -> Option<f64> {
+fn hover_time(e: &leptos::ev::MouseEvent, duration: f64) -> Option<f64> {
     use wasm_bindgen::JsCast;
     let bar = e
         .current_target()
         .and_then(|t| t.dyn_into::<web_sys::Element>().ok())?;
     let width = f64::from(bar.client_width());
     (width > 0.0).then(|| (f64::from(e.offset_x()) / width).clamp(0.0, 1.0) * duration)
+}
+
+/// A seek bar ("Seek") with the frame under the pointer, or under the thumb while dragging,
+/// above it: the room's player and the film page's scenes bar. `scrubbing` is where the thumb
+/// is while dragged (the caller may show that time); letting go calls `on_seek` (seconds).
+#[component]
+pub fn SeekBar(
+    cues: RwSignal<Vec<PreviewCue>>,
+    #[prop(into)] time: Signal<f64>,
+    #[prop(into)] duration: Signal<f64>,
+    scrubbing: RwSignal<Option<f64>>,
+    on_seek: Callback<f64>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+    #[prop(optional, into)] title: Signal<Option<String>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let hovering = RwSignal::new(None::<f64>);
+    let preview_at = Signal::derive(move || scrubbing.get().or_else(|| hovering.get()));
+    view! {
+        <SeekPreview cues at=preview_at duration />
+        <input
+            type="range"
+            class="seek"
+            aria-label=move || t_string!(i18n, seek).to_string()
+            title=title
+            min="0"
+            step="0.1"
+            max=move || duration.get().max(0.1)
+            prop:value=move || scrubbing.get().unwrap_or_else(|| time.get())
+            disabled=disabled
+            on:input=move |e| scrubbing.set(event_target_value(&e).parse::<f64>().ok())
+            on:change=move |e| {
+                scrubbing.set(None);
+                if let Ok(at) = event_target_value(&e).parse::<f64>() {
+                    on_seek.run(at);
+                }
+            }
+            on:mousemove=move |e| hovering.set(hover_time(&e, duration.get_untracked()))
+            on:mouseleave=move |_| hovering.set(None)
+        />
+    }
 }
 
 /// The frame and its time above a seek bar, at `at` seconds of `duration` (nothing without

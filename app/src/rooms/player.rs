@@ -11,7 +11,7 @@ use crate::catalog::{Rendition, SubtitleTrack};
 use crate::dates::clock;
 use crate::i18n::*;
 use crate::icons::{Icon, IconSvg};
-use crate::playback::previews::{hover_time, load_previews, PreviewCue, SeekPreview};
+use crate::playback::previews::{load_previews, PreviewCue, SeekBar};
 use crate::playback::quality::{Quality, QualityMenu};
 use crate::playback::{SubtitlePicker, SubtitleTracks};
 use crate::sync::{correct, Correction, Playback, Tuning};
@@ -432,14 +432,6 @@ fn PlayerControls(
     let live = steer.live;
     let duration = steer.duration;
     let scrubbing = RwSignal::new(None::<f64>);
-    // Where the pointer is over the seek bar (seconds), for the preview frame.
-    let hovering = RwSignal::new(None::<f64>);
-    let on_hover = move |e: leptos::ev::MouseEvent| {
-        if let Some(at) = hover_time(&e, duration.get_untracked()) {
-            hovering.set(Some(at));
-        }
-    };
-    let preview_at = Signal::derive(move || scrubbing.get().or_else(|| hovering.get()));
     let muted = RwSignal::new(false);
     let volume = RwSignal::new(1.0f64);
     // Volume is each person's own, and remembered.
@@ -481,26 +473,15 @@ fn PlayerControls(
                 <IconSvg icon=Signal::derive(move || if steer.room_paused() { Icon::Play } else { Icon::Pause }) />
             </button>
             <div class="seek-box">
-            <SeekPreview cues=previews at=preview_at duration=duration />
-            <input
-                type="range"
-                class="seek"
-                aria-label=move || t_string!(i18n, seek).to_string()
-                min="0"
-                step="0.1"
-                max=move || duration.get().max(0.1)
-                prop:value=move || scrubbing.get().unwrap_or_else(|| shown.get())
-                disabled=controls_off
-                on:input=move |e| scrubbing.set(event_target_value(&e).parse::<f64>().ok())
-                on:change=move |e| {
-                    scrubbing.set(None);
-                    if let Ok(at) = event_target_value(&e).parse::<f64>() {
-                        steer.seek_to(at * 1000.0);
-                    }
-                }
-                on:mousemove=on_hover
-                on:mouseleave=move |_| hovering.set(None)
-            />
+                <SeekBar
+                    cues=previews
+                    time=shown
+                    duration=duration
+                    scrubbing
+                    on_seek=Callback::new(move |at: f64| steer.seek_to(at * 1000.0))
+                    disabled=Signal::derive(controls_off)
+                    title=Signal::derive(locked_hint)
+                />
             </div>
             <span class="time" aria-live="off">{position_text}</span>
             <button
