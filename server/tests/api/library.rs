@@ -410,10 +410,33 @@ async fn an_upload_cut_halfway_resumes_and_arrives_byte_identical() {
         .unwrap();
     assert_eq!(res.status(), 404);
 
-    // Someone else's upload cannot be continued or used.
+    // Someone else's upload cannot be looked at, continued or given up.
+    let res = admin
+        .client
+        .post(app.url("/uploads"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let annas = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
     let other = signed_in(&app, "boris", "Boris").await;
-    let res = other.client.head(app.url(&location)).send().await.unwrap();
-    assert_eq!(res.status(), 403, "not an admin");
+    let res = other.client.head(app.url(&annas)).send().await.unwrap();
+    assert_eq!(res.status(), 403, "not his upload");
+    let res = other
+        .client
+        .patch(app.url(&annas))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header(header::CONTENT_TYPE, "application/offset+octet-stream")
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "not his to continue");
+    let res = other.client.delete(app.url(&annas)).send().await.unwrap();
+    assert_eq!(res.status(), 403, "not his to give up");
 }
 
 #[tokio::test]
