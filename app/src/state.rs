@@ -21,6 +21,8 @@ pub struct AppState {
     pub sign_outs: crate::accounts::session::SignOuts,
     /// The media library: its directory, uploads in progress, the workers' bell.
     pub library: Arc<crate::library::ssr::Library>,
+    /// This node's media server for the rooms' voice and camera calls (none: calls are off).
+    pub calls: Option<kino_rtc::MediaServer>,
 }
 
 /// Each part an axum handler may extract with `State<Part>`.
@@ -60,6 +62,7 @@ impl FromRef<AppState> for crate::rooms::channel::Parts {
             hub: state.hub.clone(),
             config: state.config.clone(),
             sign_outs: state.sign_outs.clone(),
+            calls: state.calls.clone(),
         }
     }
 }
@@ -76,6 +79,7 @@ impl AppState {
         provide_context(self.hub.clone());
         provide_context(self.sign_outs.clone());
         provide_context(self.library.clone());
+        provide_context(self.calls.clone());
     }
 
     pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> Self {
@@ -87,6 +91,7 @@ impl AppState {
             hub: Arc::default(),
             sign_outs: Default::default(),
             library: Arc::new(crate::library::ssr::Library::new(&config.media)),
+            calls: None,
             leptos_options,
             db,
             config: Arc::new(config),

@@ -110,6 +110,8 @@ impl Server {
             .arg(dir.path().join("media"))
             .arg("--site-root")
             .arg(&site)
+            .arg("--rtc-udp")
+            .arg("127.0.0.1:0")
             .args(extra)
             .env("KINO_LOG", "warn")
             .stdout(Stdio::piped())

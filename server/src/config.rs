@@ -1,7 +1,7 @@
 //! Command-line flags, each with an environment fallback.
 
 use clap::{Parser, ValueEnum};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,6 +92,20 @@ pub struct Config {
         global = true
     )]
     pub media_dir: PathBuf,
+
+    /// The media server of the rooms' voice and camera calls: one UDP port for every call
+    /// (not 3478, which a TURN server such as coturn uses).
+    #[arg(long, env = "KINO_RTC_UDP", default_value = "0.0.0.0:7882")]
+    pub rtc_udp: SocketAddr,
+
+    /// The address browsers send call media to: this machine's LAN or public IP. Needed when
+    /// `--rtc-udp` listens on every interface and Kino cannot tell which one people reach.
+    #[arg(long, env = "KINO_RTC_PUBLIC_IP")]
+    pub rtc_public_ip: Option<IpAddr>,
+
+    /// Run no media server: rooms have the film and the chat, but no voice or camera.
+    #[arg(long, env = "KINO_NO_CALLS")]
+    pub no_calls: bool,
 
     /// Transcoding workers on this node (0: this node only serves).
     #[arg(

@@ -328,7 +328,8 @@ pub async fn serve_with_database(
         DbSessionStore::new(db.clone()),
         db.clone(),
     ));
-    let state = app_state(&config, db.clone(), bound);
+    let mut state = app_state(&config, db.clone(), bound);
+    state.calls = start_calls(&config);
     // Through this node's hub, so the sockets of a room it ends hear of it at once.
     let lifecycle = tokio::spawn(app::rooms::lifecycle::run_maintenance_on(
         db.clone(),
@@ -355,6 +356,51 @@ pub async fn serve_with_database(
     }
     db.pool.close().await;
     Ok(())
+}
+
+/// This node's media server for the rooms' voice and camera calls, or none (saying why).
+fn start_calls(config: &Config) -> Option<kino_rtc::MediaServer> {
+    if config.no_calls {
+        tracing::info!("voice and camera calls are off (--no-calls)");
+        return None;
+    }
+    let mut rtc = kino_rtc::Config::new(config.rtc_udp);
+    rtc.public_ip = config
+        .rtc_public_ip
+        .or_else(|| guess_public_ip(config.rtc_udp));
+    rtc.max_peers_per_call = usize::try_from(app::rooms::domain::MAX_LIMIT).unwrap_or(30);
+    match kino_rtc::MediaServer::start(rtc) {
+        Ok(server) => {
+            tracing::info!(
+                udp = %server.local_addr(),
+                advertised = %server.advertised_addr(),
+                "voice and camera calls are on (set --rtc-public-ip if browsers reach this \
+                 machine at another address)"
+            );
+            Some(server)
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "voice and camera calls are off: set --rtc-udp and --rtc-public-ip, or --no-calls"
+            );
+            None
+        }
+    }
+}
+
+/// For a media server listening on every interface: the address of the interface this machine
+/// routes outward through (a UDP socket's `connect` picks it without sending anything), which is
+/// what browsers on its network reach. `--rtc-public-ip` says otherwise behind NAT.
+fn guess_public_ip(bind: SocketAddr) -> Option<std::net::IpAddr> {
+    if !bind.ip().is_unspecified() {
+        return None;
+    }
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // TEST-NET-1: only routing is consulted; no packet leaves.
+    probe.connect("192.0.2.1:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
 /// A client must send a request's body with no pause longer than this (and its headers within

@@ -574,6 +574,12 @@ impl Channel {
                 }
                 live.notice.set(Some((self.next_number(), error)));
             }
+            // The room's call: the browser side (microphone, camera, tiles) is not built yet.
+            ServerMsg::CallJoined { .. }
+            | ServerMsg::CallAnswer { .. }
+            | ServerMsg::CallSignal { .. }
+            | ServerMsg::CallError { .. }
+            | ServerMsg::CallLeft => {}
         }
     }
 

@@ -61,7 +61,34 @@ pub enum ClientMsg {
     History {
         before_seq: i64,
     },
+    // The voice and camera call. Call messages are not room events: no sequence number, never
+    // stored, never replayed; the media server answers them on this socket.
+    /// Join the room's call (microphone and camera stay off until published).
+    CallJoin,
+    CallLeave,
+    /// The offer of the browser's publish connection (its microphone and/or camera).
+    CallPublish {
+        sdp: String,
+    },
+    /// The browser's answer to the media server's offer on the subscribe connection.
+    CallSubscribeAnswer {
+        sdp: String,
+    },
+    /// A trickled ICE candidate of the publish (`publish: true`) or subscribe connection.
+    CallCandidate {
+        publish: bool,
+        candidate: String,
+    },
+    /// The microphone (or, with `video`, the camera) was turned off or on.
+    CallMute {
+        video: bool,
+        muted: bool,
+    },
 }
+
+/// The longest SDP a browser sends (a few KB in practice) and the longest ICE candidate line.
+pub const SDP_MAX_BYTES: usize = 12 * 1024;
+pub const CANDIDATE_MAX_BYTES: usize = 1024;
 
 /// Why a client's message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +110,10 @@ pub enum ProtoError {
     RoomEnded,
     /// The server could not do that just now (its database failed): nothing changed; try again.
     Unavailable,
+    /// This server runs no media server (calls are off, or its UDP port could not be opened).
+    CallsOff,
+    /// A call message from a socket that has not joined the call.
+    NotInCall,
 }
 
 impl ClientMsg {
@@ -124,6 +155,14 @@ impl ClientMsg {
             }
             ClientMsg::History { before_seq } if *before_seq < 1 => {
                 return Err(ProtoError::OutOfRange)
+            }
+            ClientMsg::CallPublish { sdp } | ClientMsg::CallSubscribeAnswer { sdp }
+                if sdp.is_empty() || sdp.len() > SDP_MAX_BYTES =>
+            {
+                return Err(ProtoError::TooLarge)
+            }
+            ClientMsg::CallCandidate { candidate, .. } if candidate.len() > CANDIDATE_MAX_BYTES => {
+                return Err(ProtoError::TooLarge)
             }
             _ => {}
         }
@@ -313,6 +352,25 @@ pub enum ServerMsg {
     Error {
         error: ProtoError,
     },
+    /// In the room's call, as `peer` (this socket's name in the call).
+    CallJoined {
+        peer: String,
+    },
+    /// The media server's answer to `CallPublish`.
+    CallAnswer {
+        sdp: String,
+    },
+    /// What the media server tells this participant (its offers on the subscribe connection,
+    /// who publishes what and is muted, who speaks, connection states), as it says it.
+    CallSignal {
+        signal: serde_json::Value,
+    },
+    /// A call message the media server refused (a malformed offer, a full call), and why.
+    CallError {
+        message: String,
+    },
+    /// Out of the call (asked for, or removed by the media server).
+    CallLeft,
 }
 
 #[cfg(test)]
@@ -336,6 +394,36 @@ mod tests {
         assert!(ClientMsg::parse(r#"{"t":"react","emoji":"🔥","position":12}"#).is_ok());
         assert!(ClientMsg::Pause { position: 1.0 }.is_control());
         assert!(!ClientMsg::Ping { t0: 1.0 }.is_control());
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"call_join"}"#),
+            Ok(ClientMsg::CallJoin)
+        );
+        assert!(!ClientMsg::CallJoin.is_control());
+    }
+
+    #[test]
+    fn call_messages_are_bounded() {
+        let big = "x".repeat(SDP_MAX_BYTES + 1);
+        let frame = serde_json::json!({ "t": "call_publish", "sdp": big }).to_string();
+        assert_eq!(ClientMsg::parse(&frame), Err(ProtoError::TooLarge));
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"call_publish","sdp":""}"#),
+            Err(ProtoError::TooLarge)
+        );
+        let long = serde_json::json!({
+            "t": "call_candidate", "publish": true, "candidate": "c".repeat(CANDIDATE_MAX_BYTES + 1)
+        });
+        assert_eq!(
+            ClientMsg::parse(&long.to_string()),
+            Err(ProtoError::TooLarge)
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"call_mute","video":false,"muted":true}"#),
+            Ok(ClientMsg::CallMute {
+                video: false,
+                muted: true
+            })
+        );
     }
 
     #[test]

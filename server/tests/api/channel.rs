@@ -658,3 +658,102 @@ async fn next_event_but_joins(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// A browser's publish offer (a microphone), made by str0m without any networking.
+fn microphone_offer() -> String {
+    use str0m::media::{Direction, MediaKind};
+    let mut rtc = str0m::Rtc::new(std::time::Instant::now());
+    let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    rtc.add_local_candidate(str0m::Candidate::host(addr, "udp").unwrap());
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let (offer, _pending) = api.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+async fn stored_events(app: &TestApp) -> i64 {
+    let db = app::db::Db::connect(&app.database_url).await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM room_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn call_messages_ride_the_socket_but_are_never_stored_or_replayed() {
+    let app = spawn_app().await;
+    let (vasya, petya) = (person(&app, "vasya").await, person(&app, "petya").await);
+    let code = room(&app, &vasya, &[&petya]).await;
+    let (mut a, _) = connect(&app, &code, &vasya, 0).await;
+    let (mut b, _) = connect(&app, &code, &petya, 0).await;
+    let before = stored_events(&app).await;
+
+    // Not in the call yet: call messages are refused with why.
+    send(
+        &mut b,
+        json!({"t": "call_mute", "video": false, "muted": true}),
+    )
+    .await;
+    assert_eq!(next_of(&mut b, "error").await["error"], "not_in_call");
+
+    // Vasya joins: a seat, then the media server's offer of the others' tracks.
+    send(&mut a, json!({"t": "call_join"})).await;
+    let joined = next_of(&mut a, "call_joined").await;
+    assert!(joined["peer"].as_str().unwrap().starts_with(&vasya.id));
+    let offer = loop {
+        let signal = next_of(&mut a, "call_signal").await;
+        if signal["signal"]["type"] == "subscribe_offer" {
+            break signal;
+        }
+    };
+    assert!(offer["signal"]["sdp"].as_str().unwrap().starts_with("v=0"));
+
+    // His microphone's offer is answered by the media server.
+    send(
+        &mut a,
+        json!({"t": "call_publish", "sdp": microphone_offer()}),
+    )
+    .await;
+    let answer = next_of(&mut a, "call_answer").await;
+    let sdp = answer["sdp"].as_str().unwrap();
+    assert!(sdp.starts_with("v=0") && sdp.contains("m=audio"), "{sdp}");
+
+    // A malformed offer gets an error; the socket and the call go on.
+    send(&mut a, json!({"t": "call_publish", "sdp": "v=0 garbage"})).await;
+    let refused = next_of(&mut a, "call_error").await;
+    assert!(!refused["message"].as_str().unwrap().is_empty());
+    send(
+        &mut a,
+        json!({"t": "call_mute", "video": false, "muted": true}),
+    )
+    .await;
+    send(&mut a, json!({"t": "ping", "t0": 1.0})).await;
+    next_of(&mut a, "pong").await;
+
+    // None of it became a room event: nothing stored, nothing in a latecomer's welcome.
+    assert_eq!(stored_events(&app).await, before);
+    let (_late, welcome) = connect(&app, &code, &petya, 0).await;
+    assert!(
+        !welcome.to_string().contains("call_"),
+        "the welcome replays no call message: {welcome}"
+    );
+
+    send(&mut a, json!({"t": "call_leave"})).await;
+    next_of(&mut a, "call_left").await;
+    send(
+        &mut a,
+        json!({"t": "call_mute", "video": true, "muted": true}),
+    )
+    .await;
+    assert_eq!(next_of(&mut a, "error").await["error"], "not_in_call");
+}
+
+#[tokio::test]
+async fn a_node_without_a_media_server_says_calls_are_off() {
+    let app = crate::common::spawn_app_with(|c| c.no_calls = true).await;
+    let vasya = person(&app, "vasya").await;
+    let code = room(&app, &vasya, &[]).await;
+    let (mut a, _) = connect(&app, &code, &vasya, 0).await;
+    send(&mut a, json!({"t": "call_join"})).await;
+    assert_eq!(next_of(&mut a, "error").await["error"], "calls_off");
+}

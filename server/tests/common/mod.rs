@@ -127,6 +127,8 @@ pub async fn spawn_on(
     let mut config = Config::for_database(database_url.clone());
     config.media_dir = dir.path().join("media");
     config.site_root = dir.path().join("site");
+    // Each test server's media server on its own loopback port.
+    config.rtc_udp = "127.0.0.1:0".parse().unwrap();
     adjust(&mut config);
     let (tx, rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = oneshot::channel();

@@ -36,6 +36,8 @@ pub struct Parts {
     pub hub: Arc<Hub>,
     pub config: Arc<AppConfig>,
     pub sign_outs: SignOuts,
+    /// This node's media server for the room's call, when calls are on.
+    pub calls: Option<kino_rtc::MediaServer>,
 }
 
 impl Parts {
@@ -46,6 +48,7 @@ impl Parts {
             hub: expect_context(),
             config: expect_context(),
             sign_outs: expect_context(),
+            calls: leptos::prelude::use_context::<Option<kino_rtc::MediaServer>>().flatten(),
         }
     }
 }

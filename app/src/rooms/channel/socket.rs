@@ -47,6 +47,10 @@ pub(super) struct Connection<S> {
     sink: S,
     /// The last event sequence this socket has been sent.
     sent: i64,
+    /// This socket's name in the room's call, while it is in it.
+    call_peer: Option<String>,
+    /// A seat in the call just taken, for the loop to listen to.
+    joined_call: Option<kino_rtc::Participant>,
 }
 
 impl<S: Sink<Message> + Unpin> Connection<S> {
@@ -73,23 +77,35 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             room,
             sink,
             sent: 0,
+            call_peer: None,
+            joined_call: None,
         };
         let Some(last_seq) = conn.hello(&mut stream).await else {
             return;
         };
         conn.enter().await;
+        // What the media server says to this socket's seat in the call, while it has one.
+        let mut call: Option<kino_rtc::Participant> = None;
         if conn.greet(last_seq).await.is_ok() {
             loop {
                 let step = tokio::select! {
                     incoming = stream.next() => conn.on_incoming(incoming).await,
                     out = rx.recv() => conn.on_broadcast(out).await,
                     ended = signed_out.recv() => conn.on_sign_out(ended).await,
+                    signal = next_call_signal(&mut call) => conn.on_call_signal(signal).await,
                 };
+                if let Some(joined) = conn.joined_call.take() {
+                    call = Some(joined);
+                }
+                if conn.call_peer.is_none() {
+                    call = None;
+                }
                 if step.is_err() {
                     break;
                 }
             }
         }
+        conn.leave_call().await;
         conn.leave();
     }
 
@@ -344,9 +360,111 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             ClientMsg::React { emoji, position } => {
                 self.say(EventKind::React { emoji, position }, None).await
             }
+            ClientMsg::CallJoin => self.call_join().await,
+            ClientMsg::CallLeave => {
+                self.leave_call().await;
+                Ok(vec![ServerMsg::CallLeft])
+            }
+            call @ (ClientMsg::CallPublish { .. }
+            | ClientMsg::CallSubscribeAnswer { .. }
+            | ClientMsg::CallCandidate { .. }
+            | ClientMsg::CallMute { .. }) => self.call_message(call).await,
             control => self.control(control).await,
         };
         result.unwrap_or_else(|e| vec![error(e)])
+    }
+
+    /// A call message of a socket in the call, passed to the media server; what it refuses is
+    /// answered with why, and the call goes on.
+    async fn call_message(&mut self, msg: ClientMsg) -> Result<Vec<ServerMsg>, ProtoError> {
+        let (server, peer) = self.in_call()?;
+        let room = self.room_id.as_str();
+        let done = match msg {
+            ClientMsg::CallPublish { sdp } => {
+                return Ok(vec![match server.publish_offer(room, &peer, sdp).await {
+                    Ok(sdp) => ServerMsg::CallAnswer { sdp },
+                    Err(e) => call_error(e),
+                }]);
+            }
+            ClientMsg::CallSubscribeAnswer { sdp } => {
+                server.subscribe_answer(room, &peer, sdp).await
+            }
+            ClientMsg::CallCandidate { publish, candidate } => {
+                let conn = if publish {
+                    kino_rtc::Conn::Publish
+                } else {
+                    kino_rtc::Conn::Subscribe
+                };
+                server.candidate(room, &peer, conn, candidate).await
+            }
+            ClientMsg::CallMute { video, muted } => {
+                let kind = if video {
+                    kino_rtc::Kind::Video
+                } else {
+                    kino_rtc::Kind::Audio
+                };
+                server.set_muted(room, &peer, kind, muted).await
+            }
+            _ => return Err(ProtoError::Malformed),
+        };
+        Ok(done.err().map(call_error).into_iter().collect())
+    }
+
+    /// Takes a seat in the room's call (again the same one, if this socket has it already).
+    async fn call_join(&mut self) -> Result<Vec<ServerMsg>, ProtoError> {
+        let server = self.app.calls.clone().ok_or(ProtoError::CallsOff)?;
+        if let Some(peer) = &self.call_peer {
+            return Ok(vec![ServerMsg::CallJoined { peer: peer.clone() }]);
+        }
+        // One seat per socket: the same person in two tabs is two peers.
+        let peer = format!(
+            "{}~{}",
+            self.user.id,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        match server.join(&self.room_id, &peer).await {
+            Ok(participant) => {
+                self.joined_call = Some(participant);
+                self.call_peer = Some(peer.clone());
+                Ok(vec![ServerMsg::CallJoined { peer }])
+            }
+            Err(e) => Ok(vec![call_error(e)]),
+        }
+    }
+
+    /// The media server and this socket's name in the call, or why a call message is refused.
+    fn in_call(&self) -> Result<(kino_rtc::MediaServer, String), ProtoError> {
+        let server = self.app.calls.clone().ok_or(ProtoError::CallsOff)?;
+        let peer = self.call_peer.clone().ok_or(ProtoError::NotInCall)?;
+        Ok((server, peer))
+    }
+
+    /// Gives up this socket's seat in the call, if it has one.
+    async fn leave_call(&mut self) {
+        self.joined_call = None;
+        if let (Some(peer), Some(server)) = (self.call_peer.take(), &self.app.calls) {
+            if let Err(e) = server.leave(&self.room_id, &peer).await {
+                tracing::debug!(error = %e, "leaving the call");
+            }
+        }
+    }
+
+    /// Something the media server says to this socket's seat; `None`: it has let the seat go.
+    async fn on_call_signal(&mut self, signal: Option<kino_rtc::Signal>) -> Step {
+        let Some(signal) = signal else {
+            self.call_peer = None;
+            return self.send(&ServerMsg::CallLeft).await;
+        };
+        let removed = matches!(signal, kino_rtc::Signal::Removed { .. });
+        match serde_json::to_value(&signal) {
+            Ok(signal) => self.send(&ServerMsg::CallSignal { signal }).await?,
+            Err(e) => tracing::warn!(error = %e, "cannot encode a call signal"),
+        }
+        if removed {
+            self.call_peer = None;
+            return self.send(&ServerMsg::CallLeft).await;
+        }
+        Ok(())
     }
 
     /// An older page of events, for scrolling back.
@@ -502,6 +620,21 @@ async fn release(app: &Parts, room_id: &str, room: &RoomHub, timed_out: Option<u
 
 fn error(error: ProtoError) -> ServerMsg {
     ServerMsg::Error { error }
+}
+
+/// The next thing the media server says to this socket's seat in the call; never, without one.
+async fn next_call_signal(call: &mut Option<kino_rtc::Participant>) -> Option<kino_rtc::Signal> {
+    match call {
+        Some(participant) => participant.next_signal().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The media server refused a call message: the socket says why, and the call goes on.
+fn call_error(e: kino_rtc::RtcError) -> ServerMsg {
+    ServerMsg::CallError {
+        message: e.to_string(),
+    }
 }
 
 /// The database failed while handling a message: logged, and the client may try again.

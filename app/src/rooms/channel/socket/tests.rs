@@ -54,6 +54,7 @@ async fn room_with_vasya() -> (Parts, User, String, Scratch) {
             hub: Arc::default(),
             config: Arc::new(config),
             sign_outs: Default::default(),
+            calls: None,
         },
         user,
         "r1".into(),
