@@ -361,9 +361,11 @@ pub enum ServerMsg {
         sdp: String,
     },
     /// What the media server tells this participant (its offers on the subscribe connection,
-    /// who publishes what and is muted, who speaks, connection states), as it says it.
+    /// who publishes what and is muted, who speaks, connection states): `kino_rtc::Signal` as
+    /// JSON text, for the call's own code to read (a JSON value here would cost every page's
+    /// WASM its parser).
     CallSignal {
-        signal: serde_json::Value,
+        signal: String,
     },
     /// A call message the media server refused (a malformed offer, a full call), and why.
     CallError {

@@ -456,7 +456,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             return self.send(&ServerMsg::CallLeft).await;
         };
         let removed = matches!(signal, kino_rtc::Signal::Removed { .. });
-        match serde_json::to_value(&signal) {
+        match serde_json::to_string(&signal) {
             Ok(signal) => self.send(&ServerMsg::CallSignal { signal }).await?,
             Err(e) => tracing::warn!(error = %e, "cannot encode a call signal"),
         }
