@@ -575,6 +575,7 @@ impl Channel {
                 live.notice.set(Some((self.next_number(), error)));
             }
             // The room's call: the browser side (microphone, camera, tiles) is not built yet.
+            #[cfg(feature = "ssr")]
             ServerMsg::CallJoined { .. }
             | ServerMsg::CallAnswer { .. }
             | ServerMsg::CallSignal { .. }

@@ -62,24 +62,32 @@ pub enum ClientMsg {
         before_seq: i64,
     },
     // The voice and camera call. Call messages are not room events: no sequence number, never
-    // stored, never replayed; the media server answers them on this socket.
+    // stored, never replayed; the media server answers them on this socket. Only the server
+    // knows them until the browser's call controls exist (the browser's WASM carries no
+    // protocol it does not speak).
     /// Join the room's call (microphone and camera stay off until published).
+    #[cfg(feature = "ssr")]
     CallJoin,
+    #[cfg(feature = "ssr")]
     CallLeave,
     /// The offer of the browser's publish connection (its microphone and/or camera).
+    #[cfg(feature = "ssr")]
     CallPublish {
         sdp: String,
     },
     /// The browser's answer to the media server's offer on the subscribe connection.
+    #[cfg(feature = "ssr")]
     CallSubscribeAnswer {
         sdp: String,
     },
     /// A trickled ICE candidate of the publish (`publish: true`) or subscribe connection.
+    #[cfg(feature = "ssr")]
     CallCandidate {
         publish: bool,
         candidate: String,
     },
     /// The microphone (or, with `video`, the camera) was turned off or on.
+    #[cfg(feature = "ssr")]
     CallMute {
         video: bool,
         muted: bool,
@@ -156,11 +164,13 @@ impl ClientMsg {
             ClientMsg::History { before_seq } if *before_seq < 1 => {
                 return Err(ProtoError::OutOfRange)
             }
+            #[cfg(feature = "ssr")]
             ClientMsg::CallPublish { sdp } | ClientMsg::CallSubscribeAnswer { sdp }
                 if sdp.is_empty() || sdp.len() > SDP_MAX_BYTES =>
             {
                 return Err(ProtoError::TooLarge)
             }
+            #[cfg(feature = "ssr")]
             ClientMsg::CallCandidate { candidate, .. } if candidate.len() > CANDIDATE_MAX_BYTES => {
                 return Err(ProtoError::TooLarge)
             }
@@ -353,10 +363,12 @@ pub enum ServerMsg {
         error: ProtoError,
     },
     /// In the room's call, as `peer` (this socket's name in the call).
+    #[cfg(feature = "ssr")]
     CallJoined {
         peer: String,
     },
     /// The media server's answer to `CallPublish`.
+    #[cfg(feature = "ssr")]
     CallAnswer {
         sdp: String,
     },
@@ -364,14 +376,17 @@ pub enum ServerMsg {
     /// who publishes what and is muted, who speaks, connection states): `kino_rtc::Signal` as
     /// JSON text, for the call's own code to read (a JSON value here would cost every page's
     /// WASM its parser).
+    #[cfg(feature = "ssr")]
     CallSignal {
         signal: String,
     },
     /// A call message the media server refused (a malformed offer, a full call), and why.
+    #[cfg(feature = "ssr")]
     CallError {
         message: String,
     },
     /// Out of the call (asked for, or removed by the media server).
+    #[cfg(feature = "ssr")]
     CallLeft,
 }
 
@@ -396,15 +411,16 @@ mod tests {
         assert!(ClientMsg::parse(r#"{"t":"react","emoji":"🔥","position":12}"#).is_ok());
         assert!(ClientMsg::Pause { position: 1.0 }.is_control());
         assert!(!ClientMsg::Ping { t0: 1.0 }.is_control());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn call_messages_are_bounded() {
         assert_eq!(
             ClientMsg::parse(r#"{"t":"call_join"}"#),
             Ok(ClientMsg::CallJoin)
         );
         assert!(!ClientMsg::CallJoin.is_control());
-    }
-
-    #[test]
-    fn call_messages_are_bounded() {
         let big = "x".repeat(SDP_MAX_BYTES + 1);
         let frame = serde_json::json!({ "t": "call_publish", "sdp": big }).to_string();
         assert_eq!(ClientMsg::parse(&frame), Err(ProtoError::TooLarge));
