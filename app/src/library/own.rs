@@ -76,7 +76,7 @@ pub async fn add(
     )
     .await?;
     if length > 0 {
-        // The upload's size counts at once (the probe records it again).
+        // The upload's size counts against the quota (an import records what it downloaded).
         sqlx::query("UPDATE film_media SET bytes = $1 WHERE film_id = $2")
             .bind(i64::try_from(length).unwrap_or(i64::MAX))
             .bind(&film)
@@ -134,8 +134,12 @@ pub async fn discard(db: &Db, library: &Library, film: &str) {
         .bind(film)
         .execute(&db.pool)
         .await;
-    let dir = library.film_dir(&format!("{}/{film}", super::signing::PRIVATE_DIR));
-    let _ = tokio::fs::remove_dir_all(dir).await;
+    let _ = tokio::fs::remove_dir_all(own_dir(library, film)).await;
+}
+
+/// Where an own video's files are.
+fn own_dir(library: &Library, film: &str) -> std::path::PathBuf {
+    library.film_dir(&FilmKind::Own { byte_limit: 0 }.dir(film))
 }
 
 /// Whether the film can be played yet, and if not how far its preparation is.
@@ -196,7 +200,7 @@ pub async fn forget_purged(db: &Db, library: &Library) -> Result<u64, sqlx::Erro
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let dir = library.film_dir(&format!("{}/{film}", super::signing::PRIVATE_DIR));
+        let dir = own_dir(library, film);
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(film = %film, error = %e, "cannot remove a purged room's video");

@@ -159,7 +159,8 @@ pub enum FilmKind {
 }
 
 impl FilmKind {
-    fn dir(self, id: &str) -> String {
+    /// The film's directory under `--media-dir` (also its files' URL path under `/media/`).
+    pub fn dir(self, id: &str) -> String {
         match self {
             FilmKind::Library => format!("films/{id}"),
             FilmKind::Own { .. } => format!("{}/{id}", super::signing::PRIVATE_DIR),
