@@ -45,14 +45,18 @@ use crate::i18n::*;
 use crate::ui::PageTitle;
 use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
 use catalog::{CatalogPage, Watchlist, WatchlistPage};
+use friends::{FriendPage, FriendsPage, InvitePage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
+use library::{AddFilmPage, EditFilmPage, LibraryPage};
+use notifications::NotificationsPage;
 use pages::{FilmPage, HomePage};
 use playback::WatchedPage;
+use rooms::{NewRoomPage, RoomPage};
 use ui::NotFound;
 
 /// The HTML document around the app, rendered on the server only.
@@ -109,19 +113,19 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/films") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
-                    <Route path=path!("/films/:id/edit") view=library::EditFilmPage ssr=SsrMode::Async />
-                    <Route path=path!("/library") view=library::LibraryPage ssr=SsrMode::Async />
-                    <Route path=path!("/library/new") view=library::AddFilmPage ssr=SsrMode::Async />
+                    <Route path=path!("/films/:id/edit") view={Lazy::<EditFilmRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/library") view={Lazy::<LibraryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/library/new") view={Lazy::<AddFilmRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/watchlist") view=WatchlistPage ssr=SsrMode::Async />
                     <Route path=path!("/watched") view=WatchedPage ssr=SsrMode::Async />
-                    <Route path=path!("/friends") view=friends::FriendsPage ssr=SsrMode::Async />
-                    <Route path=path!("/friends/:username") view=friends::FriendPage ssr=SsrMode::Async />
-                    <Route path=path!("/f/:code") view=friends::InvitePage ssr=SsrMode::Async />
-                    <Route path=path!("/r/:code") view=rooms::RoomPage ssr=SsrMode::Async />
-                    <Route path=path!("/rooms/new") view=rooms::NewRoomPage ssr=SsrMode::Async />
+                    <Route path=path!("/friends") view=FriendsPage ssr=SsrMode::Async />
+                    <Route path=path!("/friends/:username") view=FriendPage ssr=SsrMode::Async />
+                    <Route path=path!("/f/:code") view=InvitePage ssr=SsrMode::Async />
+                    <Route path=path!("/r/:code") view={Lazy::<RoomRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/rooms/new") view={Lazy::<NewRoomRoute>::new()} ssr=SsrMode::Async />
                     <Route
                         path=path!("/notifications")
-                        view=notifications::NotificationsPage
+                        view=NotificationsPage
                         ssr=SsrMode::Async
                     />
                 </Routes>
@@ -131,4 +135,36 @@ fn AppBody() -> impl IntoView {
             </footer>
         </Router>
     }
+}
+
+/// The room and the library's pages are lazy routes: their code is a chunk of the browser's WASM
+/// that is loaded when such a page is opened (the server's HTML preloads the open page's chunks),
+/// so nobody downloads the room's channel, chat and call to read a film page, or the admin pages
+/// ever. The other pages stay in the main module: made lazy one by one, every page shared code with
+/// others in a different way and the split made 287 chunks (163 requests to open a room) that
+/// compressed worse than the whole (docs/BENCHMARKS.md). `cargo xtask site` does the splitting;
+/// `cargo xtask wasm-size` prints what each page needs.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    EditFilmRoute => EditFilmPage,
+    LibraryRoute => LibraryPage,
+    AddFilmRoute => AddFilmPage,
+    RoomRoute => RoomPage,
+    NewRoomRoute => NewRoomPage,
 }

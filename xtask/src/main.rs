@@ -2,15 +2,19 @@
 //! workspace's `target/site`, which the `kino` server serves.
 //!
 //! 1. `cargo build -p frontend` for wasm32 (profile `wasm-release` with `--release`, else `dev`);
-//! 2. wasm-bindgen, as a library pinned to the `wasm-bindgen` crate's exact version, writes
-//!    `pkg/kino.js` and `pkg/kino_bg.wasm`;
-//! 3. with `--release`, binaryen's `wasm-opt -Oz` (found on PATH; `scripts/ensure-tools.sh`
-//!    installs it from the npm registry);
-//! 4. `style/main.css` becomes `pkg/kino.css`, and `public/` is copied into the site root;
-//! 5. every file in `pkg/` gets a brotli twin (`.br`), which the server sends to browsers that
+//! 2. the module is split at Leptos' lazy routes (`#[lazy_route]`, `#[lazy]`) by
+//!    `wasm_split_cli_support`: what only one page uses moves into a chunk (`pkg/<name>.wasm`)
+//!    that the browser loads when that page is opened, and `pkg/__wasm_split_manifest.json` tells
+//!    the server which chunks a page needs, so the page's HTML preloads them;
+//! 3. wasm-bindgen, as a library pinned to the `wasm-bindgen` crate's exact version, writes
+//!    `pkg/kino.js` and `pkg/kino_bg.wasm` from the split's main module;
+//! 4. with `--release`, binaryen's `wasm-opt -Oz` on the main module and every chunk (found on
+//!    PATH; `scripts/ensure-tools.sh` installs it from the npm registry);
+//! 5. `style/main.css` becomes `pkg/kino.css`, and `public/` is copied into the site root;
+//! 6. every file in `pkg/` gets a brotli twin (`.br`), which the server sends to browsers that
 //!    accept it.
 //!
-//! Steps 2–5 are skipped when the compiled WASM, the stylesheet and the mode are what the last run
+//! Steps 2–6 are skipped when the compiled WASM, the stylesheet and the mode are what the last run
 //! built from, so a restart with nothing changed costs only cargo's own up-to-date check.
 //! This replaces `cargo leptos build`, whose install alone took 16 minutes on a fresh machine;
 //! `[[workspace.metadata.leptos]]` stays in Cargo.toml for whoever prefers `cargo leptos watch`.
@@ -29,9 +33,15 @@ const OUTPUT_NAME: &str = "kino";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Written into the site's `pkg/` with the fingerprint of what it was built from.
 const STAMP: &str = ".built-from";
+/// The names `leptos::HydrationScripts` looks for when the files are not hashed: the chunk loader
+/// the split main module imports, and the map from each lazy function to the chunks it needs.
+const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
+const SPLIT_MANIFEST: &str = "__wasm_split_manifest.json";
 
 const USAGE: &str = "usage: cargo xtask site [--release]
-       cargo xtask wasm-size [--budget-kb N]   the size of the built pkg/kino_bg.wasm, raw and brotli";
+       cargo xtask wasm-size [--main-budget-kb M] [--budget-kb N]
+                 the brotli WASM each page needs before it works: M is the most allowed for the
+                 pages in the main module, N for the largest lazy page (main module + its chunks)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,14 +51,7 @@ fn main() -> ExitCode {
             [flag] if flag == "--release" => site(Mode::Release),
             _ => Err(USAGE.into()),
         },
-        Some("wasm-size") => match &args[1..] {
-            [] => wasm_size(None),
-            [flag, kb] if flag == "--budget-kb" => match kb.parse() {
-                Ok(kb) => wasm_size(Some(kb)),
-                Err(_) => Err(format!("--budget-kb takes a whole number, not {kb:?}").into()),
-            },
-            _ => Err(USAGE.into()),
-        },
+        Some("wasm-size") => wasm_size_args(&args[1..]).and_then(wasm_size),
         _ => Err(USAGE.into()),
     };
     match result {
@@ -92,7 +95,12 @@ struct Paths {
 
 impl Paths {
     fn find() -> Result<Self> {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Read at run time (`cargo run` sets it): another checkout sharing the target directory
+        // (CI's fresh clone, a second work tree) may have built this binary, and a path baked in
+        // at compile time would build and write the site there.
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+        let workspace = manifest
             .parent()
             .ok_or("xtask lives inside the workspace")?
             .to_path_buf();
@@ -139,17 +147,24 @@ fn site(mode: Mode) -> Result<()> {
     let up_to_date = fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint)
         && [".js", "_bg.wasm", ".css"]
             .iter()
-            .all(|end| pkg.join(format!("{OUTPUT_NAME}{end}")).exists());
+            .all(|end| pkg.join(format!("{OUTPUT_NAME}{end}")).exists())
+        && pkg.join(SPLIT_MANIFEST).exists();
 
     if up_to_date {
         step("the browser files are up to date");
     } else {
-        // A half-written pkg/ from an interrupted run must not look finished.
-        let _ = fs::remove_file(&stamp);
+        // Start from an empty pkg/: a half-written one from an interrupted run must not look
+        // finished, and chunks of an earlier build must not linger beside the new ones.
+        if pkg.exists() {
+            fs::remove_dir_all(&pkg)?;
+        }
         fs::create_dir_all(&pkg)?;
-        bindgen(&wasm, &pkg)?;
+        let main = split(&wasm, &pkg)?;
+        bindgen(&main, &pkg)?;
         if mode == Mode::Release {
-            optimize(&pkg.join(format!("{OUTPUT_NAME}_bg.wasm")))?;
+            for file in files_ending(&pkg, ".wasm")? {
+                optimize(&file)?;
+            }
         }
         fs::copy(&css, pkg.join(format!("{OUTPUT_NAME}.css")))?;
         compress_dir(&pkg)?;
@@ -202,6 +217,29 @@ fn fingerprint(mode: Mode, inputs: &[&Path]) -> Result<String> {
     Ok(format!("{:016x}", hasher.finish()))
 }
 
+/// Splits the linked module at its lazy functions: the chunks and their loader go into `pkg`,
+/// the main module (still to go through wasm-bindgen) beside the input. Returns the main module.
+fn split(wasm: &Path, pkg: &Path) -> Result<PathBuf> {
+    step("splitting the WASM at the lazy routes");
+    let input = fs::read(wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let main = wasm.with_file_name("frontend_split.wasm");
+    let main_module = format!("./{OUTPUT_NAME}.js");
+    let link_name = format!("./{SPLIT_LOADER}");
+    let mut options = wasm_split_cli_support::Options::new(&input);
+    options.output_dir = pkg;
+    options.main_out_path = &main;
+    options.main_module = &main_module;
+    options.link_name = &link_name;
+    let split = wasm_split_cli_support::transform(options)
+        .map_err(|e| format!("splitting {}: {e:?}", wasm.display()))?;
+    fs::write(
+        pkg.join(SPLIT_MANIFEST),
+        serde_json::to_string_pretty(&split.prefetch_map)?,
+    )?;
+    step(&format!("{} chunk(s)", split.split_modules.len()));
+    Ok(main)
+}
+
 fn bindgen(wasm: &Path, pkg: &Path) -> Result<()> {
     step("wasm-bindgen");
     wasm_bindgen_cli_support::Bindgen::new()
@@ -209,14 +247,29 @@ fn bindgen(wasm: &Path, pkg: &Path) -> Result<()> {
         .out_name(OUTPUT_NAME)
         .web(true)?
         .typescript(false)
+        // The chunks call into the main module by the linker's export names.
+        .keep_lld_exports(true)
+        .demangle(false)
         .generate(pkg)?;
     Ok(())
+}
+
+/// The files directly in `dir` whose names end with `end`, sorted.
+fn files_ending(dir: &Path, end: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && path.to_string_lossy().ends_with(end) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// binaryen's optimizer for size. The features are the ones Rust's wasm32 target emits by
 /// default; naming them keeps wasm-opt from lowering or refusing them.
 fn optimize(wasm: &Path) -> Result<()> {
-    step("wasm-opt -Oz (binaryen)");
     let before = fs::metadata(wasm)?.len();
     let status = Command::new("wasm-opt")
         .arg("-Oz")
@@ -242,7 +295,8 @@ fn optimize(wasm: &Path) -> Result<()> {
     }
     let after = fs::metadata(wasm)?.len();
     step(&format!(
-        "wasm-opt: {} KB → {} KB",
+        "wasm-opt -Oz {}: {} KB → {} KB",
+        wasm.file_name().unwrap_or_default().to_string_lossy(),
         before / 1024,
         after / 1024
     ));
@@ -305,31 +359,113 @@ fn copy_dir(from: &Path, to: &Path) -> Result<usize> {
     Ok(copied)
 }
 
-/// Prints the built WASM's size; with a budget, fails when its brotli size is over it.
-fn wasm_size(budget_kb: Option<u64>) -> Result<()> {
-    let wasm = Paths::find()?.pkg().join(format!("{OUTPUT_NAME}_bg.wasm"));
-    let raw = fs::read(&wasm).map_err(|e| {
-        format!(
-            "{}: {e} (run `cargo xtask site --release` first)",
-            wasm.display()
+/// `room` for the lazy function `__room_route_view_15150662817528546845` (Leptos' name for
+/// `RoomRoute`'s view: the function's name and a hash of where it is declared).
+fn page_name(lazy: &str) -> String {
+    let name = lazy.trim_start_matches('_');
+    let name = name
+        .rsplit_once('_')
+        .filter(|(_, hash)| hash.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(name, |(name, _)| name);
+    name.strip_suffix("_route_view").unwrap_or(name).to_string()
+}
+
+/// The most brotli WASM, in KB, a page may need before it works.
+#[derive(Default, Debug)]
+struct Budgets {
+    /// The pages that are not lazy routes: the main module alone.
+    main_kb: Option<u64>,
+    /// The largest lazy page: the main module and the chunks it needs.
+    page_kb: Option<u64>,
+}
+
+fn wasm_size_args(args: &[String]) -> Result<Budgets> {
+    let mut budgets = Budgets::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let slot = match flag.as_str() {
+            "--main-budget-kb" => &mut budgets.main_kb,
+            "--budget-kb" => &mut budgets.page_kb,
+            _ => return Err(USAGE.into()),
+        };
+        let kb = args.next().ok_or(USAGE)?;
+        *slot = Some(
+            kb.parse()
+                .map_err(|_| format!("{flag} takes a whole number, not {kb:?}"))?,
+        );
+    }
+    Ok(budgets)
+}
+
+/// Prints the brotli size of the main module and of what each lazy page adds to it; fails when
+/// a page needs more than its budget before it works.
+fn wasm_size(budgets: Budgets) -> Result<()> {
+    let pkg = Paths::find()?.pkg();
+    let main = pkg.join(format!("{OUTPUT_NAME}_bg.wasm"));
+    let brotli_of = |file: &Path| -> Result<(u64, u64)> {
+        let raw = fs::read(file).map_err(|e| {
+            format!(
+                "{}: {e} (run `cargo xtask site --release` first)",
+                file.display()
+            )
+        })?;
+        Ok((raw.len() as u64, brotli_bytes(&raw)?.len() as u64))
+    };
+    let (main_raw, main_brotli) = brotli_of(&main)?;
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&fs::read_to_string(pkg.join(SPLIT_MANIFEST))?)?;
+    let mut chunks = std::collections::BTreeMap::new();
+    for file in files_ending(&pkg, ".wasm")? {
+        if file != main {
+            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+            chunks.insert(stem.into_owned(), brotli_of(&file)?);
+        }
+    }
+    let all_raw = main_raw + chunks.values().map(|c| c.0).sum::<u64>();
+    let all_brotli = main_brotli + chunks.values().map(|c| c.1).sum::<u64>();
+    println!(
+        "main module: {} KB, {} KB brotli; with all {} chunks: {} KB, {} KB brotli",
+        main_raw / 1024,
+        main_brotli / 1024,
+        chunks.len(),
+        all_raw / 1024,
+        all_brotli / 1024
+    );
+    // A lazy page needs the main module and the chunks the manifest lists for it.
+    let mut largest = ("(no lazy page)".to_string(), main_brotli);
+    for (lazy, needs) in &manifest {
+        let page = main_brotli
+            + needs
+                .iter()
+                .filter_map(|c| chunks.get(c))
+                .map(|c| c.1)
+                .sum::<u64>();
+        let lazy = page_name(lazy);
+        println!("  {lazy}: {} KB brotli", page / 1024);
+        if page > largest.1 {
+            largest = (lazy, page);
+        }
+    }
+    println!(
+        "{{\"main_brotli_bytes\":{main_brotli},\"all_bytes\":{all_raw},\"all_brotli_bytes\":{all_brotli},\"largest_page\":{:?},\"largest_page_brotli_bytes\":{},\"main_budget_kb\":{},\"budget_kb\":{}}}",
+        largest.0,
+        largest.1,
+        budgets.main_kb.map_or("null".into(), |kb| kb.to_string()),
+        budgets.page_kb.map_or("null".into(), |kb| kb.to_string()),
+    );
+    if let Some(kb) = budgets.main_kb.filter(|kb| main_brotli > kb * 1024) {
+        return Err(format!(
+            "the main module (every page that is not a lazy route) is {} KB of brotli WASM, \
+             over its budget of {kb} KB",
+            main_brotli / 1024
         )
-    })?;
-    let brotli = brotli_bytes(&raw)?.len() as u64;
-    let raw_len = raw.len() as u64;
-    println!(
-        "{}: {} KB, {} KB brotli",
-        wasm.display(),
-        raw_len / 1024,
-        brotli / 1024
-    );
-    println!(
-        "{{\"wasm_bytes\":{raw_len},\"wasm_brotli_bytes\":{brotli}{}}}",
-        budget_kb.map_or(String::new(), |kb| format!(",\"budget_kb\":{kb}"))
-    );
-    match budget_kb {
-        Some(kb) if brotli > kb * 1024 => Err(format!(
-            "the browser WASM is {} KB brotli, over its budget of {kb} KB",
-            brotli / 1024
+        .into());
+    }
+    match budgets.page_kb {
+        Some(kb) if largest.1 > kb * 1024 => Err(format!(
+            "{} needs {} KB of brotli WASM before it works, over the budget of {kb} KB",
+            largest.0,
+            largest.1 / 1024
         )
         .into()),
         _ => Ok(()),
