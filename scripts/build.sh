@@ -11,7 +11,8 @@ echo "==> building the build step (xtask)"
 cargo build --locked --quiet --release -p xtask
 echo "==> building the browser's files and the server (release), side by side"
 # The built xtask is run directly: `cargo xtask` would first wait for the server build's lock.
-"${CARGO_TARGET_DIR:-target}/release/xtask" site --release &
+# It is told this checkout's path as `cargo run` would (the target directory may be shared).
+CARGO_MANIFEST_DIR="$PWD/xtask" "${CARGO_TARGET_DIR:-target}/release/xtask" site --release &
 site=$!
 server_ok=0
 cargo build --release --locked -p kino --bin kino || server_ok=$?
