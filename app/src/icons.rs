@@ -17,6 +17,10 @@ pub enum Icon {
     ThumbDown,
     Check,
     Plus,
+    Mic,
+    MicOff,
+    Camera,
+    CameraOff,
 }
 
 impl Icon {
@@ -45,6 +49,12 @@ impl Icon {
             }
             Icon::Check => "M5 12.5l4.5 4.5L19 7.5",
             Icon::Plus => "M12 5v14M5 12h14",
+            Icon::Mic => "M9 5a3 3 0 0 1 6 0v6a3 3 0 0 1-6 0zM5 11a7 7 0 0 0 14 0M12 18v3",
+            Icon::MicOff => {
+                "M9 5a3 3 0 0 1 6 0v6a3 3 0 0 1-6 0zM5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"
+            }
+            Icon::Camera => "M3 7h12v10H3zM15 10l6-3v10l-6-3",
+            Icon::CameraOff => "M3 7h12v10H3zM15 10l6-3v10l-6-3M3 4l16 16",
         }
     }
 }

@@ -84,7 +84,7 @@ impl Server {
     }
 
     /// Starts the server with extra flags (e.g. `--public-url` when browsers reach it through
-    /// a proxy).
+    /// a proxy; an `--rtc-udp` of their own replaces the default one on 127.0.0.1).
     pub async fn start_with(extra: &[String]) -> Result<Self> {
         let bin = std::env::var("KINO_BIN").map_err(|_| "set KINO_BIN to the built kino binary")?;
         let site = std::env::var("KINO_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
@@ -101,6 +101,11 @@ impl Server {
             workspace_dir().join(bin)
         };
         let dir = tempfile::tempdir()?;
+        let rtc_udp: &[&str] = if extra.iter().any(|a| a == "--rtc-udp") {
+            &[]
+        } else {
+            &["--rtc-udp", "127.0.0.1:0"]
+        };
         let mut child = Command::new(&bin)
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -110,8 +115,7 @@ impl Server {
             .arg(dir.path().join("media"))
             .arg("--site-root")
             .arg(&site)
-            .arg("--rtc-udp")
-            .arg("127.0.0.1:0")
+            .args(rtc_udp)
             .args(extra)
             .env("KINO_LOG", "warn")
             .stdout(Stdio::piped())
@@ -224,6 +228,31 @@ impl Browser {
             _driver: driver,
             _profile: profile,
         })
+    }
+
+    /// `start`, with Chromium's fake camera and microphone, granted without asking; the
+    /// microphone plays `audio` (a WAV file) if given, else Chromium's beeps.
+    pub async fn start_with_fake_media(audio: Option<&std::path::Path>) -> Result<Self> {
+        let mut flags = vec![
+            "--use-fake-ui-for-media-stream".to_owned(),
+            "--use-fake-device-for-media-stream".to_owned(),
+        ];
+        if let Some(audio) = audio {
+            flags.push(format!(
+                "--use-file-for-fake-audio-capture={}",
+                audio.display()
+            ));
+        }
+        Self::start_configured(move |caps| {
+            let args = caps
+                .get_mut("goog:chromeOptions")
+                .and_then(|o| o.get_mut("args"))
+                .and_then(|a| a.as_array_mut());
+            if let Some(args) = args {
+                args.extend(flags.into_iter().map(serde_json::Value::from));
+            }
+        })
+        .await
     }
 
     pub async fn goto(&self, url: &str) -> Result {

@@ -833,6 +833,29 @@ impl Engine {
         self.drain(no, Conn::Subscribe);
         self.negotiate(no);
         self.broadcast_tracks(&call);
+        // Who is talking already: `Speaking` is sent when it changes, so the newcomer would
+        // otherwise not know until they next start (their tile without its ring meanwhile).
+        let talking: Vec<PeerId> = self
+            .calls
+            .get(&call)
+            .map(|c| {
+                c.members
+                    .iter()
+                    .filter_map(|m| self.peers.get(m))
+                    .filter(|p| p.speaking)
+                    .map(|p| p.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(p) = self.peers.get(&no) {
+            for peer in talking {
+                let speaking = Signal::Speaking {
+                    peer,
+                    speaking: true,
+                };
+                send(&mut self.doomed, no, p, speaking);
+            }
+        }
         Ok(rx)
     }
 

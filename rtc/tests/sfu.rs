@@ -126,6 +126,30 @@ async fn audio_is_forwarded_and_mute_stops_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_joiner_learns_who_is_talking_already() {
+    let server = server();
+    let mut a = TestPeer::join(&server, "film-night", "a").await;
+    a.publish(&server, true, false).await;
+    let talking = a
+        .wait_signal(
+            WAIT,
+            |s| matches!(s, Signal::Speaking { peer, speaking: true } if peer == "a"),
+        )
+        .await;
+    assert!(talking.is_some(), "a's own voice marks a as talking");
+
+    // b comes while a talks on: b is told at once, not when a next starts.
+    let mut b = TestPeer::join(&server, "film-night", "b").await;
+    let told = b
+        .wait_signal(
+            WAIT,
+            |s| matches!(s, Signal::Speaking { peer, speaking: true } if peer == "a"),
+        )
+        .await;
+    assert!(told.is_some(), "b was told that a is talking");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_reaches_subscribers_and_late_joiner_gets_keyframe() {
     let server = server();
     let mut a = TestPeer::join(&server, "c", "a").await;

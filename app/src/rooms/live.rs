@@ -58,6 +58,20 @@ impl Refusal {
     }
 }
 
+/// What the channel tells the room's call.
+#[derive(Debug, Clone)]
+pub enum CallNews {
+    /// A (re)connected socket's welcome: a seat in the call is per socket, so join again.
+    Welcome { ended: bool },
+    /// The server refused a call message (no calls here, or not in the call).
+    Refused(ProtoError),
+    /// One of the call's own messages.
+    Server(ServerMsg),
+}
+
+/// Who hears what the channel tells the call.
+type CallHandler = Rc<dyn Fn(CallNews)>;
+
 /// A chat message sent but not yet seen come back in the room's order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
@@ -110,6 +124,8 @@ pub struct Live {
     /// The last refusal from the server, numbered so the same one twice still shows.
     pub notice: RwSignal<Option<(u64, ProtoError)>>,
     pub floating: RwSignal<Vec<Floating>>,
+    /// The room's call, told what the channel hears about it (browser only: the call sets it).
+    call: StoredValue<Option<SendWrapper<CallHandler>>>,
     /// The browser's socket. Only `connect` (an effect, so the browser) fills it: a value that
     /// may not leave its thread is never created while the server renders the page, where the
     /// render can move between threads.
@@ -135,6 +151,7 @@ impl Live {
             pending: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             floating: RwSignal::new(Vec::new()),
+            call: StoredValue::new(None),
             channel: StoredValue::new(None),
         }
     }
@@ -181,6 +198,25 @@ impl Live {
     fn with_channel(&self, f: impl FnOnce(&Rc<Channel>)) {
         if let Some(Some(channel)) = self.channel.try_get_value() {
             f(&channel);
+        }
+    }
+
+    /// Who hears the call's messages from now on (browser only: call from an effect).
+    pub fn on_call(&self, handler: impl Fn(CallNews) + 'static) {
+        let handler: CallHandler = Rc::new(handler);
+        self.call.set_value(Some(SendWrapper::new(handler)));
+    }
+
+    /// Sends a call message; `false` if the socket is not open (the next welcome says so).
+    pub fn send_call(&self, msg: &ClientMsg) -> bool {
+        let mut sent = false;
+        self.with_channel(|c| sent = c.send(msg));
+        sent
+    }
+
+    fn tell_call(&self, news: CallNews) {
+        if let Some(Some(call)) = self.call.try_get_value() {
+            call(news);
         }
     }
 
@@ -522,6 +558,9 @@ impl Channel {
                 }
                 self.fast_pings.set(FAST_PINGS);
                 self.ping();
+                live.tell_call(CallNews::Welcome {
+                    ended: snapshot.ended,
+                });
             }
             ServerMsg::Pong { t0, t1, t2 } => {
                 self.clock.borrow_mut().add(Sample::new(t0, t1, t2, now()));
@@ -557,6 +596,9 @@ impl Channel {
                 live.more.set(more);
                 live.loading_more.set(false);
             }
+            ServerMsg::Error {
+                error: error @ (ProtoError::CallsOff | ProtoError::NotInCall),
+            } => live.tell_call(CallNews::Refused(error)),
             ServerMsg::Error { error } => {
                 if error == ProtoError::RateLimited {
                     // Nothing is dropped: the outbox goes again a little later.
@@ -574,13 +616,11 @@ impl Channel {
                 }
                 live.notice.set(Some((self.next_number(), error)));
             }
-            // The room's call: the browser side (microphone, camera, tiles) is not built yet.
-            #[cfg(feature = "ssr")]
-            ServerMsg::CallJoined { .. }
+            call @ (ServerMsg::CallJoined { .. }
             | ServerMsg::CallAnswer { .. }
             | ServerMsg::CallSignal { .. }
             | ServerMsg::CallError { .. }
-            | ServerMsg::CallLeft => {}
+            | ServerMsg::CallLeft) => live.tell_call(CallNews::Server(call)),
         }
     }
 

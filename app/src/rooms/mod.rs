@@ -20,6 +20,7 @@ pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+mod call;
 mod chat;
 mod lists;
 mod new_room;

@@ -38,6 +38,9 @@ pub fn SyncPlayer(
     subtitles: Vec<SubtitleTrack>,
     previews: Option<String>,
     poster: String,
+    /// The share of the chosen volume the film plays at (lowered while people in the call talk).
+    #[prop(into)]
+    gain: Signal<f64>,
     /// The video's (signed) URLs stopped working: the room fetches fresh ones, and the player
     /// comes back with them where the room is.
     on_expired: Callback<()>,
@@ -140,7 +143,7 @@ pub fn SyncPlayer(
                     {t!(i18n, start_watching)}
                 </button>
             })}
-            <PlayerControls steer shown stage previews=preview_cues />
+            <PlayerControls steer shown stage previews=preview_cues gain />
             <div class="player-options">
                 <QualityMenu quality id="room-quality" />
                 <SubtitlePicker video=steer.video tracks=subtitles />
@@ -427,6 +430,7 @@ fn PlayerControls(
     shown: RwSignal<f64>,
     stage: NodeRef<Div>,
     previews: RwSignal<Vec<PreviewCue>>,
+    gain: Signal<f64>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let live = steer.live;
@@ -445,7 +449,7 @@ fn PlayerControls(
     });
     Effect::new(move |_| {
         if let Some(v) = steer.video.get() {
-            v.set_volume(volume.get());
+            v.set_volume((volume.get() * gain.get()).clamp(0.0, 1.0));
             v.set_muted(muted.get());
         }
     });

@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 pub const PROTOCOL_VERSION: u32 = 1;
-/// The largest frame a client may send; the server refuses anything bigger.
-pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// The largest frame a client may send; the server refuses anything bigger. Sized for the
+/// call's largest message, an SDP answer (below) with its JSON escaping.
+pub const MAX_FRAME_BYTES: usize = 112 * 1024;
 pub const CHAT_MAX_CHARS: usize = 2000;
 pub const CLIENT_ID_MAX_CHARS: usize = 64;
 /// Positions beyond two days are nonsense for a film.
@@ -62,40 +63,34 @@ pub enum ClientMsg {
         before_seq: i64,
     },
     // The voice and camera call. Call messages are not room events: no sequence number, never
-    // stored, never replayed; the media server answers them on this socket. Only the server
-    // knows them until the browser's call controls exist (the browser's WASM carries no
-    // protocol it does not speak).
+    // stored, never replayed; the media server answers them on this socket.
     /// Join the room's call (microphone and camera stay off until published).
-    #[cfg(feature = "ssr")]
     CallJoin,
-    #[cfg(feature = "ssr")]
     CallLeave,
     /// The offer of the browser's publish connection (its microphone and/or camera).
-    #[cfg(feature = "ssr")]
     CallPublish {
         sdp: String,
     },
     /// The browser's answer to the media server's offer on the subscribe connection.
-    #[cfg(feature = "ssr")]
     CallSubscribeAnswer {
         sdp: String,
     },
     /// A trickled ICE candidate of the publish (`publish: true`) or subscribe connection.
-    #[cfg(feature = "ssr")]
     CallCandidate {
         publish: bool,
         candidate: String,
     },
     /// The microphone (or, with `video`, the camera) was turned off or on.
-    #[cfg(feature = "ssr")]
     CallMute {
         video: bool,
         muted: bool,
     },
 }
 
-/// The longest SDP a browser sends (a few KB in practice) and the longest ICE candidate line.
-pub const SDP_MAX_BYTES: usize = 12 * 1024;
+/// The longest SDP a browser sends and the longest ICE candidate line. Chromium's answer on the
+/// subscribe connection grows by 1–1.5 KB for each person who sends sound or video (measured
+/// in the call's browser test): 30 people with microphones and cameras come to about 60 KB.
+pub const SDP_MAX_BYTES: usize = 96 * 1024;
 pub const CANDIDATE_MAX_BYTES: usize = 1024;
 
 /// Why a client's message was refused.
@@ -164,13 +159,11 @@ impl ClientMsg {
             ClientMsg::History { before_seq } if *before_seq < 1 => {
                 return Err(ProtoError::OutOfRange)
             }
-            #[cfg(feature = "ssr")]
             ClientMsg::CallPublish { sdp } | ClientMsg::CallSubscribeAnswer { sdp }
                 if sdp.is_empty() || sdp.len() > SDP_MAX_BYTES =>
             {
                 return Err(ProtoError::TooLarge)
             }
-            #[cfg(feature = "ssr")]
             ClientMsg::CallCandidate { candidate, .. } if candidate.len() > CANDIDATE_MAX_BYTES => {
                 return Err(ProtoError::TooLarge)
             }
@@ -363,12 +356,10 @@ pub enum ServerMsg {
         error: ProtoError,
     },
     /// In the room's call, as `peer` (this socket's name in the call).
-    #[cfg(feature = "ssr")]
     CallJoined {
         peer: String,
     },
     /// The media server's answer to `CallPublish`.
-    #[cfg(feature = "ssr")]
     CallAnswer {
         sdp: String,
     },
@@ -376,17 +367,14 @@ pub enum ServerMsg {
     /// who publishes what and is muted, who speaks, connection states): `kino_rtc::Signal` as
     /// JSON text, for the call's own code to read (a JSON value here would cost every page's
     /// WASM its parser).
-    #[cfg(feature = "ssr")]
     CallSignal {
         signal: String,
     },
     /// A call message the media server refused (a malformed offer, a full call), and why.
-    #[cfg(feature = "ssr")]
     CallError {
         message: String,
     },
     /// Out of the call (asked for, or removed by the media server).
-    #[cfg(feature = "ssr")]
     CallLeft,
 }
 
@@ -413,7 +401,6 @@ mod tests {
         assert!(!ClientMsg::Ping { t0: 1.0 }.is_control());
     }
 
-    #[cfg(feature = "ssr")]
     #[test]
     fn call_messages_are_bounded() {
         assert_eq!(

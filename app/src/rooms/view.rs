@@ -1,6 +1,7 @@
 //! The room itself for a member: the stage and chat, the participants, the link and the
 //! owner's controls.
 
+use super::call::{Call, CallSection};
 use super::chat::ChatPane;
 use super::domain::Phase;
 use super::live::Live;
@@ -44,6 +45,11 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
         let code = v.code.clone();
         Effect::new(move |_| live.connect(&code));
     }
+    // The room's call: joined once the channel is welcomed.
+    let call = Call::new(live);
+    if !v.purged {
+        Effect::new(move |_| call.start());
+    }
     let page_title = move || format!("{} — {}", name.get(), t_string!(i18n, app_name));
     // Two people called the same are told apart by their usernames, in the list and the chat.
     let shown = domain::shown_names(v.members.iter().map(|m| {
@@ -54,6 +60,7 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
         )
     }));
     let owner_controls = v.i_own && v.phase != Phase::Ended;
+    let call_names = shown.clone();
     view! {
         <RoomMeta
             film=Some(v.film.clone())
@@ -76,8 +83,15 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
                 </p>
             </header>
             <div class="room-grid">
-                <div class="room-stage">
-                    <Stage view=v.clone() phase now live />
+                <div class="room-main">
+                    <div class="room-stage">
+                        <Stage view=v.clone() phase now live gain=call.film_gain />
+                    </div>
+                    {(!v.purged).then(|| view! {
+                        <Show when=move || !live.ended.get()>
+                            <CallSection call names=call_names.clone() />
+                        </Show>
+                    })}
                 </div>
                 <aside class="room-side">
                     <Participants view=v.clone() shown=shown.clone() live owner_controls />
@@ -131,7 +145,14 @@ const PREPARING_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// What the room shows now: the countdown before a scheduled start, the synchronized player
 /// (or "Preparing the video… 34 %" until a room's own video can play), or the end notice.
 #[component]
-fn Stage(view: RoomView, phase: Memo<Phase>, now: RwSignal<i64>, live: Live) -> impl IntoView {
+fn Stage(
+    view: RoomView,
+    phase: Memo<Phase>,
+    now: RwSignal<i64>,
+    live: Live,
+    /// The film's share of its chosen volume (the call lowers it while people talk).
+    gain: RwSignal<f64>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let v = view;
     let media = RwSignal::new(StageMedia::of(&v));
@@ -180,6 +201,7 @@ fn Stage(view: RoomView, phase: Memo<Phase>, now: RwSignal<i64>, live: Live) -> 
                         subtitles=m.subtitles
                         previews=m.previews
                         poster=m.poster
+                        gain
                         on_expired
                     />
                 }
