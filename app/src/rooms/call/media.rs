@@ -31,8 +31,6 @@ use web_sys::{
     RtcTrackEvent,
 };
 
-/// After the server let this seat go (a lost connection), join again this much later.
-const REJOIN_AFTER: Duration = Duration::from_secs(3);
 /// How often the film's volume moves while it ducks or comes back.
 const DUCK_TICK: Duration = Duration::from_millis(40);
 /// Echo cancellation and noise suppression: the film plays through the same speakers.
@@ -79,6 +77,10 @@ pub(super) struct Engine {
     /// Push-to-talk's key is held.
     talking: Cell<bool>,
     closed: Cell<bool>,
+    /// When the current seat was taken (ms since the epoch), and the last wait before joining
+    /// again (`super::rejoin_delay`).
+    seated_at: Cell<f64>,
+    rejoin_wait: Cell<Option<Duration>>,
 }
 
 impl Engine {
@@ -97,6 +99,8 @@ impl Engine {
             caps: Cell::new(None),
             talking: Cell::new(false),
             closed: Cell::new(false),
+            seated_at: Cell::new(0.0),
+            rejoin_wait: Cell::new(None),
         })
     }
 
@@ -173,6 +177,7 @@ impl Engine {
                     return;
                 }
                 self.joining.set(false);
+                self.seated_at.set(js_sys::Date::now());
                 *self.peer.borrow_mut() = Some(peer.clone());
                 self.call.me.set(Some(peer));
                 self.call.available.set(Some(true));
@@ -248,6 +253,10 @@ impl Engine {
 
     fn rejoin_later(self: &Rc<Self>) {
         let generation = self.generation.get();
+        let lasted =
+            Duration::from_millis((js_sys::Date::now() - self.seated_at.get()).max(0.0) as u64);
+        let wait = super::rejoin_delay(self.rejoin_wait.get(), lasted);
+        self.rejoin_wait.set(Some(wait));
         let weak = Rc::downgrade(self);
         set_timeout(
             move || {
@@ -257,7 +266,7 @@ impl Engine {
                     }
                 }
             },
-            REJOIN_AFTER,
+            wait,
         );
     }
 

@@ -502,6 +502,27 @@ fn Tile(call: Call, seats: Memo<Vec<Seat>>, peer: String, name: String) -> impl 
     }
 }
 
+/// The first wait before joining the call again after the media server let this seat go.
+pub const REJOIN_FIRST: std::time::Duration = std::time::Duration::from_secs(3);
+/// The longest wait between attempts.
+pub const REJOIN_MOST: std::time::Duration = std::time::Duration::from_secs(300);
+/// A seat that lasted this long was working: the next loss starts the waits afresh.
+const SEAT_WORKED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long to wait before joining again, when the seat just lost lasted `seat_lasted` and the
+/// wait before it was `previous`: a seat that worked for a while is retaken after a few seconds;
+/// one that never worked (the media server's address cannot be reached from here, so it drops
+/// the seat after its ICE timeout) is retried ever more rarely, doubling up to five minutes.
+pub fn rejoin_delay(
+    previous: Option<std::time::Duration>,
+    seat_lasted: std::time::Duration,
+) -> std::time::Duration {
+    match previous {
+        Some(previous) if seat_lasted < SEAT_WORKED => (previous * 2).min(REJOIN_MOST),
+        _ => REJOIN_FIRST,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +566,27 @@ mod tests {
                     video: false
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_seat_that_never_works_is_retried_ever_more_rarely() {
+        use std::time::Duration;
+        let dropped_quickly = Duration::from_secs(33);
+        let mut wait = rejoin_delay(None, dropped_quickly);
+        assert_eq!(wait, REJOIN_FIRST);
+        let mut waits = vec![wait];
+        for _ in 0..8 {
+            wait = rejoin_delay(Some(wait), dropped_quickly);
+            waits.push(wait);
+        }
+        assert_eq!(waits[1], Duration::from_secs(6));
+        assert_eq!(waits[4], Duration::from_secs(48));
+        assert_eq!(*waits.last().unwrap(), REJOIN_MOST);
+        // A seat that worked for minutes is retaken at once when it goes.
+        assert_eq!(
+            rejoin_delay(Some(REJOIN_MOST), Duration::from_secs(600)),
+            REJOIN_FIRST
         );
     }
 }
