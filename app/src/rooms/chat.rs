@@ -137,15 +137,8 @@ fn ChatLine(
     names: StoredValue<HashMap<String, String>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    // The members' names as the page shows them (told apart when two share one), then the name
-    // of someone who joined after the page loaded.
     let name_of = move |user: &str| {
-        names
-            .with_value(|n| n.get(user).cloned())
-            .or_else(|| {
-                live.present
-                    .with_untracked(|p| p.iter().find(|p| p.user == user).map(|p| p.name.clone()))
-            })
+        live.name_of(names, user)
             .unwrap_or_else(|| t_string!(i18n, someone).to_string())
     };
     let who = event

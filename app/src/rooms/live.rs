@@ -133,6 +133,19 @@ pub struct Live {
 }
 
 impl Live {
+    /// A person's name as the room shows it: the page's names (two people called the same told
+    /// apart by their usernames), then the name of someone who joined after the page loaded.
+    pub fn name_of(
+        self,
+        names: StoredValue<std::collections::HashMap<String, String>>,
+        user: &str,
+    ) -> Option<String> {
+        names.with_value(|n| n.get(user).cloned()).or_else(|| {
+            self.present
+                .with_untracked(|p| p.iter().find(|p| p.user == user).map(|p| p.name.clone()))
+        })
+    }
+
     /// The signals, on the server and in the browser alike; `connect` starts the channel.
     pub fn new(name: RwSignal<String>, ended: bool, locked: bool) -> Self {
         Self {

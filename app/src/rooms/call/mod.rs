@@ -234,15 +234,8 @@ pub fn CallSection(call: Call, names: HashMap<String, String>) -> impl IntoView 
     let i18n = use_i18n();
     let live = call.live;
     let names = StoredValue::new(names);
-    // The page's names (two people called the same told apart), then whoever joined since.
     let name_of = move |peer: &str| {
-        let user = signal::user_of(peer);
-        names
-            .with_value(|n| n.get(user).cloned())
-            .or_else(|| {
-                live.present
-                    .with_untracked(|p| p.iter().find(|p| p.user == user).map(|p| p.name.clone()))
-            })
+        live.name_of(names, signal::user_of(peer))
             .unwrap_or_else(|| t_string!(i18n, someone).to_string())
     };
     let off = move || call.available.get() == Some(false) || live.ended.get();
