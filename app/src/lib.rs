@@ -31,6 +31,7 @@ pub mod library;
 pub mod notifications;
 pub mod opinions;
 pub mod playback;
+pub mod recs;
 pub mod rooms;
 
 // What composes the features: the pages made of several, the header, the server's state.
@@ -43,7 +44,7 @@ include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 use crate::i18n::*;
 use crate::ui::PageTitle;
-use accounts::{Auth, LoginPage, ProfilePage, RegisterPage};
+use accounts::{Auth, LoginPage, RegisterPage};
 use catalog::{CatalogPage, Watchlist, WatchlistPage};
 use friends::{FriendPage, FriendsPage, InvitePage};
 use leptos::prelude::*;
@@ -54,7 +55,7 @@ use leptos_router::{
 };
 use library::{AddFilmPage, EditFilmPage, LibraryPage};
 use notifications::NotificationsPage;
-use pages::{FilmPage, HomePage};
+use pages::{FilmPage, HomePage, ProfilePage};
 use playback::WatchedPage;
 use rooms::{NewRoomPage, RoomPage};
 use ui::NotFound;

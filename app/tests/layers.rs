@@ -33,7 +33,9 @@ const FEATURES: &[&[&str]] = &[
     // Others tell people things through it.
     &["notifications"],
     &["friends", "library", "opinions", "playback"],
-    // A room is started with friends, for a film.
+    // Recommendations read the signals of all of those and score friends together.
+    &["recs"],
+    // A room is started with friends, for a film (or one of the group's ideas).
     &["rooms"],
 ];
 

@@ -97,3 +97,105 @@ async fn search_in_cyrillic_want_to_watch_play_and_continue() -> Result {
     assert!(t >= 1.0, "continued from the saved place, at {t}");
     browser.close().await
 }
+
+/// Two likes turn Home's "Popular" list into "For you", each film with the liked film it comes
+/// from; "Not interested" takes a card away at once and "Undo" brings it back.
+#[tokio::test]
+async fn two_likes_make_for_you_with_reasons_and_not_interested_removes_a_card() -> Result {
+    let server = Server::start().await?;
+    let browser = Browser::start().await?;
+    browser.register(&server, "lena", "Лена").await?;
+    browser.goto(&format!("{}/", server.url)).await?;
+    browser.wait_hydrated().await?;
+    let heading = || async {
+        let h = browser.client.find(Locator::Css("#recs-title")).await?;
+        Result::<String>::Ok(h.text().await?)
+    };
+    assert_ne!(heading().await?, "For you", "nothing liked yet");
+
+    for film in ["nosferatu-1922", "the-cabinet-of-dr-caligari-1920"] {
+        browser
+            .goto(&format!("{}/films/{film}", server.url))
+            .await?;
+        browser.wait_hydrated().await?;
+        let like = "//button[starts-with(normalize-space(.), 'Like')]";
+        browser
+            .client
+            .find(Locator::XPath(like))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait_js(
+                "[...document.querySelectorAll('button.reaction')].some(b => \
+                 b.textContent.trim().startsWith('Like') && b.getAttribute('aria-pressed') === 'true')",
+                Duration::from_secs(10),
+            )
+            .await?;
+    }
+
+    browser.goto(&format!("{}/", server.url)).await?;
+    browser.wait_hydrated().await?;
+    assert_eq!(heading().await?, "For you");
+    let reason = browser
+        .client
+        .find(Locator::Css(".recommendation .reason"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        ["Nosferatu", "Caligari"].iter().any(|t| reason.contains(t))
+            && reason.starts_with("Because you liked "),
+        "the reason names a liked film: {reason:?}"
+    );
+    let cards = ".recommendation a[href^='/films/']";
+    let before = browser.client.find_all(Locator::Css(cards)).await?.len();
+    assert!(before >= 3, "several films: {before}");
+    let first = browser
+        .client
+        .find(Locator::Css(cards))
+        .await?
+        .attr("href")
+        .await?
+        .unwrap_or_default();
+    browser.click_button("Not interested").await?;
+    browser
+        .wait_js(
+            &format!(
+                "document.querySelectorAll('.recommendation .removed').length === 1 && \
+                 document.querySelectorAll(\"{cards}\").length === {}",
+                before - 1
+            ),
+            Duration::from_secs(10),
+        )
+        .await?;
+    let gone = browser
+        .client
+        .find(Locator::Css(".recommendation .removed"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        gone.ends_with("will not be recommended to you."),
+        "{gone:?}"
+    );
+    assert!(
+        browser
+            .client
+            .find(Locator::Css(&format!(".recommendation a[href='{first}']")))
+            .await
+            .is_err(),
+        "the card is gone"
+    );
+    browser.click_button("Undo").await?;
+    browser
+        .wait_js(
+            &format!(
+                "document.querySelectorAll('.recommendation .removed').length === 0 && \
+                 document.querySelector(\".recommendation a[href='{first}']\") !== null"
+            ),
+            Duration::from_secs(10),
+        )
+        .await?;
+    Ok(())
+}

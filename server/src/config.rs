@@ -175,6 +175,11 @@ pub struct Config {
     #[arg(long, env = "KINO_ROOM_RETENTION_DAYS")]
     pub room_retention_days: Option<u64>,
 
+    /// How often the recommendations model is rebuilt from everyone's likes, in minutes (0: only
+    /// when an admin asks). One node builds at a time; a person's own new like counts at once.
+    #[arg(long, env = "KINO_RECS_INTERVAL_MINUTES", default_value_t = 60)]
+    pub recs_interval_minutes: u64,
+
     /// Chat messages and reactions one person may send per second in a room (on average)...
     #[arg(long, env = "KINO_CHAT_PER_SECOND", default_value_t = 2.0)]
     pub chat_per_second: f64,
@@ -232,6 +237,10 @@ impl Config {
 
     pub fn room_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.room_grace_minutes.saturating_mul(60))
+    }
+
+    pub fn recs_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.recs_interval_minutes.saturating_mul(60))
     }
 
     pub fn room_retention(&self) -> Option<std::time::Duration> {

@@ -339,6 +339,11 @@ pub async fn serve_with_database(
         config.room_retention(),
         Duration::from_secs(30),
     ));
+    // Each node runs the job; the claim in the database makes one of them build.
+    let recs = tokio::spawn(app::recs::ssr::run_every(
+        db.clone(),
+        config.recs_interval(),
+    ));
     let workers = app::library::worker::spawn(
         db.clone(),
         state.library.clone(),
@@ -351,6 +356,7 @@ pub async fn serve_with_database(
     accept_loop(listener, app, header_timeout, shutdown).await;
     cleanup.abort();
     lifecycle.abort();
+    recs.abort();
     for worker in workers {
         worker.abort();
     }

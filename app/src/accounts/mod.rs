@@ -300,7 +300,7 @@ pub fn RegisterPage() -> impl IntoView {
 }
 
 #[component]
-pub fn ProfilePage() -> impl IntoView {
+pub fn ProfileSettings() -> impl IntoView {
     let auth = use_auth();
     view! {
         <Suspense>

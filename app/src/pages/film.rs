@@ -8,6 +8,7 @@ use crate::friends::MatchFriend;
 use crate::i18n::*;
 use crate::opinions::{FilmOpinions, ReactionButtons, Reviews};
 use crate::playback::{get_resume, Player, Resume};
+use crate::recs::{more_like_this, MoreLikeThis};
 use crate::rooms::WatchTogether;
 use crate::ui::{PageError, PageTitle};
 use leptos::prelude::*;
@@ -23,6 +24,7 @@ pub fn FilmPage() -> impl IntoView {
     let film = Resource::new(move || id.get(), get_film);
     let opinions = FilmOpinions::new(id);
     let resume = Resource::new(move || id.get(), get_resume);
+    let similar = Resource::new(move || id.get(), more_like_this);
     // "Watch together": open on arrival from Home's "Watch with friends" (`?together=1`); the
     // friends are loaded once the panel opens.
     let query = use_query_map();
@@ -43,7 +45,7 @@ pub fn FilmPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match film.await {
                     Ok(film) => {
-                        view! { <FilmDetailsView film opinions resume together friends /> }.into_any()
+                        view! { <FilmDetailsView film opinions resume together friends similar /> }.into_any()
                     }
                     Err(error) => view! { <PageError error /> }.into_any(),
                 }
@@ -59,6 +61,7 @@ fn FilmDetailsView(
     resume: Resource<Result<Option<Resume>, AppError>>,
     together: RwSignal<bool>,
     friends: Resource<Result<Vec<MatchFriend>, AppError>>,
+    similar: Resource<Result<Vec<crate::catalog::FilmCard>, AppError>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let card = film.card.clone();
@@ -156,6 +159,7 @@ fn FilmDetailsView(
             <ReactionButtons film_id=card.id.clone() opinions />
         </section>
         <WatchTogether film_id=card.id.clone() open=together friends />
+        <MoreLikeThis similar />
         <Reviews film_id=card.id.clone() opinions />
     }
 }

@@ -40,6 +40,7 @@ pub fn HomePage() -> impl IntoView {
             </Suspense>
         </section>
         <crate::playback::ContinueWatching />
+        <crate::recs::HomeRecommendations />
         <crate::friends::WatchWithFriends />
         <crate::rooms::HomeRoomLists />
         <section class="features">

@@ -51,11 +51,11 @@ pub fn WatchTogether(
             navigate(&format!("/r/{code}"), Default::default());
         }
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    // The session starts with this page's film, or with one of the group's ideas.
+    let start_with = move |film_id: String| {
         let is_private = private.get_untracked();
         start.dispatch(StartSession {
-            film_id: film.get_value(),
+            film_id,
             friends: chosen.get_untracked().into_iter().collect(),
             private: is_private,
             password: is_private.then(|| password.get_untracked()),
@@ -63,6 +63,11 @@ pub fn WatchTogether(
             max_participants: limit.get_untracked().trim().parse().ok(),
         });
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        start_with(film.get_value());
+    };
+    let pick = Callback::new(start_with);
     let guest = move || {
         view! { <a class="button primary" href=login_link(&here)>{t!(i18n, watch_together)}</a> }
     };
@@ -82,6 +87,7 @@ pub fn WatchTogether(
             <Show when=move || open.get()>
                 <form id="together-panel" class="together-panel" on:submit=submit>
                     <FriendChoices friends chosen />
+                    <crate::recs::GroupIdeas chosen pick />
                     <RoomSettings private password starts limit />
                     <button type="submit" class="primary" disabled=move || start.pending().get()>
                         {move || if chosen.with(BTreeSet::is_empty) {

@@ -14,5 +14,6 @@ mod library;
 mod opinions;
 mod own_videos;
 mod playback;
+mod recs;
 mod rooms;
 mod security;
