@@ -23,8 +23,9 @@ pub struct Signals {
 pub struct Settings {
     /// EASE's L2 regularisation (`λ`).
     pub lambda: f64,
-    /// The most films the dense inverse covers (memory `8·n²` bytes, time `∝ n³`: 4 000 films
-    /// take about 128 MB for `G` and its inverse and a few seconds on one core).
+    /// The most films the dense inverse covers (time `∝ n³`, memory at its peak `3 · 8·n²`
+    /// bytes: the Cholesky factor, the inverse and faer's scratch matrix for it. 4 000 films took
+    /// ~4 s on one core and ~430 MB at peak in `cargo make bench-recs`).
     pub dense_limit: usize,
     /// How many neighbours each film keeps.
     pub neighbours: usize,
@@ -66,15 +67,7 @@ pub struct Model {
 /// Builds the neighbours of every film from `signals`.
 pub fn build(signals: &Signals, settings: &Settings) -> Model {
     let people = by_person(signals);
-    let mut popularity = vec![0f32; signals.films];
-    for list in &people {
-        for &(film, weight) in list {
-            popularity[film as usize] += weight;
-        }
-    }
-    let mut active: Vec<u32> = (0..signals.films as u32)
-        .filter(|&f| popularity[f as usize] > 0.0)
-        .collect();
+    let (popularity, active) = most_popular(&people, signals.films);
     if active.is_empty() {
         return Model {
             neighbours: vec![Vec::new(); signals.films],
@@ -82,19 +75,13 @@ pub fn build(signals: &Signals, settings: &Settings) -> Model {
             method: Method::Empty,
         };
     }
-    // Most popular first; ties by number, so a build is reproducible.
-    active.sort_by(|&a, &b| {
-        popularity[b as usize]
-            .total_cmp(&popularity[a as usize])
-            .then(a.cmp(&b))
-    });
     let dense_len = active.len().min(settings.dense_limit.max(1));
     let (dense, tail) = active.split_at(dense_len);
     let mut neighbours = ease(&people, signals.films, dense, settings);
     let method = if tail.is_empty() {
         Method::Ease { films: dense.len() }
     } else {
-        let knn = knn(signals, settings.neighbours, settings.shrink);
+        let knn = knn_of(&people, signals.films, settings.neighbours, settings.shrink);
         let scale = knn_scale(&neighbours, &knn, dense);
         let in_tail = membership(signals.films, tail);
         for &film in dense {
@@ -123,6 +110,52 @@ pub fn build(signals: &Signals, settings: &Settings) -> Model {
         popularity,
         method,
     }
+}
+
+/// EASE's whole rows, for measuring what [`build`] leaves out: for each of the `dense_limit`
+/// most popular films, its weight `B_ij` for every other of those films — negative ones too —
+/// in film order. [`build`] keeps only the `neighbours` largest positive weights, which is what
+/// the app stores and scores with; the benchmark (`cargo make bench-recs`) compares the two.
+/// Films beyond `dense_limit` get empty rows.
+pub fn ease_full(signals: &Signals, settings: &Settings) -> Vec<Vec<(u32, f32)>> {
+    let people = by_person(signals);
+    let (_, active) = most_popular(&people, signals.films);
+    let dense = &active[..active.len().min(settings.dense_limit.max(1))];
+    let mut rows = vec![Vec::new(); signals.films];
+    let Some(p) = ease_inverse(&people, signals.films, dense, settings.lambda) else {
+        return rows;
+    };
+    let mut order: Vec<usize> = (0..dense.len()).collect();
+    order.sort_by_key(|&j| dense[j]);
+    for i in 0..dense.len() {
+        rows[dense[i] as usize] = order
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| (dense[j], (-p[(j, i)] / p[(j, j)]) as f32))
+            .filter(|&(_, b)| b != 0.0)
+            .collect();
+    }
+    rows
+}
+
+/// Each film's popularity (the sum of its weights), and the films anyone has a signal for, most
+/// popular first; ties by number, so a build is reproducible.
+fn most_popular(people: &[Vec<(u32, f32)>], films: usize) -> (Vec<f32>, Vec<u32>) {
+    let mut popularity = vec![0f32; films];
+    for list in people {
+        for &(film, weight) in list {
+            popularity[film as usize] += weight;
+        }
+    }
+    let mut active: Vec<u32> = (0..films as u32)
+        .filter(|&f| popularity[f as usize] > 0.0)
+        .collect();
+    active.sort_by(|&a, &b| {
+        popularity[b as usize]
+            .total_cmp(&popularity[a as usize])
+            .then(a.cmp(&b))
+    });
+    (popularity, active)
 }
 
 /// Each person's films with their weights, a repeated pair kept once at its larger weight.
@@ -156,11 +189,47 @@ fn ease(
     settings: &Settings,
 ) -> Vec<Vec<(u32, f32)>> {
     let n = dense.len();
+    let mut neighbours = vec![Vec::new(); films];
+    // G + λI is symmetric positive definite for λ > 0; the Cholesky factorisation cannot fail
+    // then, and if λ was set to 0 on singular data the popular films simply get no EASE list.
+    let Some(p) = ease_inverse(people, films, dense, settings.lambda) else {
+        return neighbours;
+    };
+    let diagonal: Vec<f64> = (0..n).map(|j| p[(j, j)]).collect();
+    let mut row: Vec<(u32, f32)> = Vec::with_capacity(n);
+    for i in 0..n {
+        row.clear();
+        for j in 0..n {
+            if i != j {
+                // P is symmetric: read column i (contiguous) rather than row i (strided).
+                let b = -p[(j, i)] / diagonal[j];
+                if b > 0.0 {
+                    row.push((dense[j], b as f32));
+                }
+            }
+        }
+        keep_top(&mut row, settings.neighbours);
+        neighbours[dense[i] as usize] = row.clone();
+    }
+    neighbours
+}
+
+/// `P = (XᵀX + λI)⁻¹` over the films in `dense` (in that order), or `None` if the Cholesky
+/// factorisation fails (only possible with `λ ≤ 0`).
+fn ease_inverse(
+    people: &[Vec<(u32, f32)>],
+    films: usize,
+    dense: &[u32],
+    lambda: f64,
+) -> Option<Mat<f64>> {
+    let n = dense.len();
     let mut index = vec![usize::MAX; films];
     for (i, &film) in dense.iter().enumerate() {
         index[film as usize] = i;
     }
-    // G = XᵀX, the upper triangle accumulated person by person, then mirrored.
+    // G = XᵀX, accumulated person by person into the lower triangle, the only part the
+    // Cholesky factorisation reads: for a person's film i, their films j ≥ i lie down column i,
+    // which is contiguous (faer is column-major), not one per column across the matrix.
     let mut gram = Mat::<f64>::zeros(n, n);
     let mut mine: Vec<(usize, f64)> = Vec::new();
     for list in people {
@@ -173,46 +242,27 @@ fn ease(
         mine.sort_by_key(|e| e.0);
         for (a, &(i, wi)) in mine.iter().enumerate() {
             for &(j, wj) in &mine[a..] {
-                gram[(i, j)] += wi * wj;
+                gram[(j, i)] += wi * wj;
             }
         }
     }
     for i in 0..n {
-        for j in 0..i {
-            gram[(i, j)] = gram[(j, i)];
-        }
-        gram[(i, i)] += settings.lambda;
+        gram[(i, i)] += lambda;
     }
-    let mut neighbours = vec![Vec::new(); films];
-    // G + λI is symmetric positive definite for λ > 0; the Cholesky factorisation cannot fail
-    // then, and if λ was set to 0 on singular data the popular films simply get no EASE list.
-    let Ok(llt) = gram.llt(Side::Lower) else {
-        return neighbours;
-    };
+    let llt = gram.llt(Side::Lower).ok()?;
     drop(gram);
-    let p = llt.inverse();
-    let mut row: Vec<(u32, f32)> = Vec::with_capacity(n);
-    for i in 0..n {
-        row.clear();
-        for j in 0..n {
-            if i != j {
-                let b = -p[(i, j)] / p[(j, j)];
-                if b > 0.0 {
-                    row.push((dense[j], b as f32));
-                }
-            }
-        }
-        keep_top(&mut row, settings.neighbours);
-        neighbours[dense[i] as usize] = row.clone();
-    }
-    neighbours
+    Some(llt.inverse())
 }
 
 /// Item-kNN: each film's `k` most similar films by cosine over the people who have a signal
 /// for both, `dot / (‖i‖·‖j‖ + shrink)`. Work is `Σ people's list length²`.
 pub fn knn(signals: &Signals, k: usize, shrink: f32) -> Vec<Vec<(u32, f32)>> {
-    let people = by_person(signals);
-    let mut by_film: Vec<Vec<(u32, f32)>> = vec![Vec::new(); signals.films];
+    knn_of(&by_person(signals), signals.films, k, shrink)
+}
+
+/// [`knn`] over the signals already grouped by person (what [`build`] has at hand).
+fn knn_of(people: &[Vec<(u32, f32)>], films: usize, k: usize, shrink: f32) -> Vec<Vec<(u32, f32)>> {
+    let mut by_film: Vec<Vec<(u32, f32)>> = vec![Vec::new(); films];
     for (person, list) in people.iter().enumerate() {
         for &(film, w) in list {
             by_film[film as usize].push((person as u32, w));
@@ -222,10 +272,14 @@ pub fn knn(signals: &Signals, k: usize, shrink: f32) -> Vec<Vec<(u32, f32)>> {
         .iter()
         .map(|l| l.iter().map(|(_, w)| w * w).sum::<f32>().sqrt())
         .collect();
-    let mut dot = vec![0f32; signals.films];
+    let mut dot = vec![0f32; films];
     let mut touched: Vec<u32> = Vec::new();
-    let mut out = vec![Vec::new(); signals.films];
-    for film in 0..signals.films {
+    // Every film a popular film shares a person with — up to the whole catalog — is a
+    // candidate; the buffer is reused and only the top `k` are copied out, so each list holds
+    // `k` entries and not the capacity of all its candidates.
+    let mut candidates: Vec<(u32, f32)> = Vec::new();
+    let mut out = vec![Vec::new(); films];
+    for film in 0..films {
         for &(person, wi) in &by_film[film] {
             for &(other, wj) in &people[person as usize] {
                 if other as usize != film {
@@ -236,19 +290,17 @@ pub fn knn(signals: &Signals, k: usize, shrink: f32) -> Vec<Vec<(u32, f32)>> {
                 }
             }
         }
-        let mut list: Vec<(u32, f32)> = touched
-            .iter()
-            .map(|&o| {
-                let d = dot[o as usize];
-                (o, d / (norm[film] * norm[o as usize] + shrink))
-            })
-            .collect();
+        candidates.clear();
+        candidates.extend(touched.iter().map(|&o| {
+            let d = dot[o as usize];
+            (o, d / (norm[film] * norm[o as usize] + shrink))
+        }));
         for &o in &touched {
             dot[o as usize] = 0.0;
         }
         touched.clear();
-        keep_top(&mut list, k);
-        out[film] = list;
+        keep_top(&mut candidates, k);
+        out[film] = candidates.clone();
     }
     out
 }
@@ -346,6 +398,28 @@ pub(crate) mod tests {
             let list = &model.neighbours[film as usize];
             assert!(!list.is_empty(), "film {film} has neighbours");
             assert_eq!(cluster(list[0].0), cluster(film), "film {film}");
+        }
+    }
+
+    #[test]
+    fn the_full_rows_cut_to_their_largest_positive_weights_are_the_neighbours() {
+        let settings = Settings {
+            neighbours: 4,
+            ..Settings::default()
+        };
+        let model = build(&planted(), &settings);
+        let full = ease_full(&planted(), &settings);
+        assert_eq!(full.len(), 23);
+        assert!(full[22].is_empty(), "nobody's film has no row");
+        assert!(
+            full[0].iter().any(|&(_, b)| b < 0.0),
+            "the full rows keep negative weights"
+        );
+        for (film, row) in full.iter().enumerate().take(22) {
+            assert_eq!(row.len(), 21, "film {film}: every other film");
+            let mut cut: Vec<(u32, f32)> = row.iter().copied().filter(|e| e.1 > 0.0).collect();
+            keep_top(&mut cut, settings.neighbours);
+            assert_eq!(cut, model.neighbours[film], "film {film}");
         }
     }
 
