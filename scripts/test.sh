@@ -15,13 +15,13 @@ step "rustfmt"
 cargo fmt --all --check
 
 step "clippy: server build (ssr), tests and benchmarks"
-cargo clippy --locked -p app -p kino -p kino-media -p kino-rtc -p end2end -p kino-bench -p xtask --all-targets -- -D warnings
+cargo clippy --locked -p app -p kino -p kino-media -p kino-rtc -p kino-recs -p kino-bench-recs -p end2end -p kino-bench -p xtask --all-targets -- -D warnings
 
 step "clippy: browser build (hydrate, wasm32)"
 cargo clippy --locked -p app -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests on SQLite"
-env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino -p kino-media -p kino-rtc
+env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino -p kino-media -p kino-rtc -p kino-recs
 
 step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
 # The same packages as above (but the media tools, which use no database), so the same build is

@@ -65,6 +65,10 @@ async fn friends_who_both_want_a_film_start_a_session_in_two_clicks() -> Result 
         )))
         .await?;
     checkbox.click().await?;
+    // With a friend picked, the group's ideas appear (films for both of them).
+    vasily
+        .wait_text_in(".together-panel", "Ideas for all of you")
+        .await?;
     vasily.click_button("Start session").await?;
     let room_path = vasily.wait_path_prefix("/r/").await?.path().to_owned();
     vasily.wait_text_in(".room-side", "Participants").await?;

@@ -648,10 +648,14 @@ async fn with_reasons(
 /// Home's list: "For you" with enough signals, otherwise "Popular this week" (or, on an
 /// instance nobody has rated yet, the newest films).
 pub async fn for_you() -> Result<Recommendations, AppError> {
-    let db = &db();
     let user = current_user().await?;
-    let mine = match &user {
-        Some(user) => mine(db, &user.id).await?,
+    for_person(&db(), user.as_ref().map(|u| u.id.as_str())).await
+}
+
+/// [`for_you`] for a given person (`None`: a guest); the benchmark calls it directly.
+pub async fn for_person(db: &Db, user_id: Option<&str>) -> Result<Recommendations, AppError> {
+    let mine = match user_id {
+        Some(user_id) => mine(db, user_id).await?,
         None => Mine::default(),
     };
     if mine.positives >= ENOUGH_SIGNALS {

@@ -69,6 +69,10 @@ struct Args {
     /// Also measure rewrites of both queries (checked to return the same rows).
     #[arg(long)]
     candidate: bool,
+    /// Also run the recommendations job on this graph (its time and memory) and time "For you"
+    /// for random users (`app::recs::ssr::for_person`: the server's code, without HTTP).
+    #[arg(long)]
+    recs: bool,
     /// Keep the database afterwards (prints where it is) instead of removing it.
     #[arg(long)]
     keep: bool,
@@ -979,6 +983,82 @@ async fn bench(args: &Args, db: &FreshDatabase) -> Result {
     }
     let label = if is_sqlite { " after ANALYZE" } else { "" };
     plans_and_latency(&server.pool, &world, args, kind, label).await?;
+    if args.recs {
+        recommendations(&server, &world, args, kind).await?;
+    }
     server.pool.close().await;
+    Ok(())
+}
+
+/// A line of /proc/self/status in kB (`VmRSS`, `VmHWM`).
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The recommendations job on this graph (the server's own code: stream every signal, build,
+/// store the neighbours), then "For you" for random users through the server's pool.
+async fn recommendations(server: &Db, world: &World, args: &Args, kind: &str) -> Result {
+    println!(
+        "\n== {kind}: recommendations (load average {})",
+        load_average()
+    );
+    // Resets this process's peak RSS, so VmHWM below is the job's own peak.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = status_kb("VmRSS");
+    let started = Instant::now();
+    let report = app::recs::ssr::rebuild_if_due(server, "bench", Duration::ZERO, true)
+        .await?
+        .ok_or("another node holds the claim")?;
+    let job_s = started.elapsed().as_secs_f64();
+    let peak_mb = status_kb("VmHWM").saturating_sub(rss_before) as f64 / 1024.0;
+    println!(
+        "  job: {job_s:.1} s ({} ms building and storing as it reports), {} films, {} people, \
+         {} neighbour rows, method {}, peak memory {peak_mb:.0} MB over the {:.0} MB before",
+        report.build_ms,
+        report.films,
+        report.people,
+        report.neighbours,
+        report.method,
+        rss_before as f64 / 1024.0
+    );
+    let samples = pick_samples(world, args.samples.min(1_000), args.seed.wrapping_add(3));
+    let mut latencies = hdrhistogram::Histogram::<u64>::new(3)?;
+    let mut personal = 0;
+    for (i, &(user, _)) in samples.iter().enumerate() {
+        let started = Instant::now();
+        let list = app::recs::ssr::for_person(server, Some(&world.user_ids[user])).await?;
+        if i >= 50 {
+            latencies.saturating_record(micros(started.elapsed()));
+        }
+        if list.kind == app::recs::ListKind::ForYou && !list.items.is_empty() {
+            personal += 1;
+        }
+    }
+    let ms = |q: f64| latencies.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "  For you: {} users (after 50 unrecorded), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+         {personal} of {} got a personal list",
+        latencies.len(),
+        ms(0.5),
+        ms(0.99),
+        ms(1.0),
+        samples.len()
+    );
+    println!(
+        "{{\"bench\":\"match-recs\",\"database\":\"{kind}\",\"users\":{},\"films\":{},\
+         \"job_s\":{job_s:.2},\"peak_mb\":{peak_mb:.0},\"neighbours\":{},\"method\":\"{}\",\
+         \"for_you_p50_ms\":{:.3},\"for_you_p99_ms\":{:.3}}}",
+        args.users,
+        args.films,
+        report.neighbours,
+        report.method.replace('"', "'"),
+        ms(0.5),
+        ms(0.99)
+    );
     Ok(())
 }
