@@ -111,7 +111,7 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
-                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
+                    <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/films") view=CatalogPage ssr=SsrMode::Async />
                     <Route path=path!("/films/:id") view=FilmPage ssr=SsrMode::Async />
                     <Route path=path!("/films/:id/edit") view={Lazy::<EditFilmRoute>::new()} ssr=SsrMode::Async />
@@ -138,10 +138,10 @@ fn AppBody() -> impl IntoView {
     }
 }
 
-/// The room and the library's pages are lazy routes: their code is a chunk of the browser's WASM
-/// that is loaded when such a page is opened (the server's HTML preloads the open page's chunks),
-/// so nobody downloads the room's channel, chat and call to read a film page, or the admin pages
-/// ever. The other pages stay in the main module: made lazy one by one, every page shared code with
+/// The room, the library's pages and the profile are lazy routes: their code is a chunk of the
+/// browser's WASM that is loaded when such a page is opened (the server's HTML preloads the open
+/// page's chunks), so nobody downloads the room's channel, chat and call to read a film page, the
+/// admin pages ever, or the profile's forms and hidden films on every visit. The other pages stay in the main module: made lazy one by one, every page shared code with
 /// others in a different way and the split made 287 chunks (163 requests to open a room) that
 /// compressed worse than the whole (docs/BENCHMARKS.md). `cargo xtask site` does the splitting;
 /// `cargo xtask wasm-size` prints what each page needs.
@@ -168,4 +168,5 @@ lazy_pages! {
     AddFilmRoute => AddFilmPage,
     RoomRoute => RoomPage,
     NewRoomRoute => NewRoomPage,
+    ProfileRoute => ProfilePage,
 }

@@ -44,6 +44,8 @@ pub struct Recommendation {
 pub struct Recommendations {
     pub kind: ListKind,
     pub items: Vec<Recommendation>,
+    /// Signed in: each film offers "Not interested", whichever list this is.
+    pub can_exclude: bool,
 }
 
 /// What a model build did (the admin's "rebuild now", the job's log).
@@ -138,7 +140,7 @@ pub fn HomeRecommendations() -> impl IntoView {
                         ListKind::Popular => t_string!(i18n, recs_popular),
                         ListKind::New => t_string!(i18n, recs_new),
                     };
-                    let personal = kind == ListKind::ForYou;
+                    let can_exclude = list.can_exclude;
                     view! {
                         <section class="recommendations" aria-labelledby="recs-title">
                             <h2 id="recs-title">{heading}</h2>
@@ -146,7 +148,7 @@ pub fn HomeRecommendations() -> impl IntoView {
                                 {list
                                     .items
                                     .into_iter()
-                                    .map(|item| view! { <RecommendationCard item personal /> })
+                                    .map(|item| view! { <RecommendationCard item can_exclude /> })
                                     .collect_view()}
                             </ul>
                         </section>
@@ -159,7 +161,7 @@ pub fn HomeRecommendations() -> impl IntoView {
 
 /// One recommended film; "Not interested" turns it into a line with "Undo".
 #[component]
-fn RecommendationCard(item: Recommendation, personal: bool) -> impl IntoView {
+fn RecommendationCard(item: Recommendation, can_exclude: bool) -> impl IntoView {
     let i18n = use_i18n();
     let exclude = ServerAction::<SetExcluded>::new();
     let hidden = move || matches!(exclude.value().get(), Some(Ok(true)));
@@ -187,7 +189,7 @@ fn RecommendationCard(item: Recommendation, personal: bool) -> impl IntoView {
                     view! {
                         <CardLink card=card.clone() />
                         {reason()}
-                        {personal.then(|| view! {
+                        {can_exclude.then(|| view! {
                             <ActionForm action=exclude attr:class="inline">
                                 <input type="hidden" name="film_id" value=id.get_value() />
                                 <input type="hidden" name="excluded" value="true" />

@@ -664,6 +664,7 @@ pub async fn for_person(db: &Db, user_id: Option<&str>) -> Result<Recommendation
             return Ok(Recommendations {
                 kind: ListKind::ForYou,
                 items: with_reasons(db, ranked, LIST_LEN).await?,
+                can_exclude: true,
             });
         }
     }
@@ -675,6 +676,7 @@ pub async fn for_person(db: &Db, user_id: Option<&str>) -> Result<Recommendation
             ListKind::New
         },
         items: with_reasons(db, films.into_iter().map(|f| (f, None)).collect(), LIST_LEN).await?,
+        can_exclude: user_id.is_some(),
     })
 }
 

@@ -1027,7 +1027,7 @@ async fn recommendations(server: &Db, world: &World, args: &Args, kind: &str) ->
         rss_before as f64 / 1024.0
     );
     let samples = pick_samples(world, args.samples.min(1_000), args.seed.wrapping_add(3));
-    let mut latencies = hdrhistogram::Histogram::<u64>::new(3)?;
+    let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut personal = 0;
     for (i, &(user, _)) in samples.iter().enumerate() {
         let started = Instant::now();

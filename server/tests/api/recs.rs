@@ -84,6 +84,10 @@ async fn a_person_gets_their_clusters_films_with_reasons_and_can_steer_the_list(
     // A guest sees what is popular: the two films everyone likes first.
     let popular = json_of(&app, &guest, "recs/for-you", &[]).await;
     assert_eq!(popular["kind"], "Popular");
+    assert_eq!(
+        popular["can_exclude"], false,
+        "a guest has nothing to exclude with"
+    );
     let mut top: Vec<String> = ids(&popular["items"])[..2].to_vec();
     top.sort();
     assert_eq!(top, BOTH, "{popular}");
@@ -94,6 +98,10 @@ async fn a_person_gets_their_clusters_films_with_reasons_and_can_steer_the_list(
     let alice = signed_in(&app, "alice", "Alice").await;
     let one = json_of(&app, &alice.client, "recs/for-you", &[]).await;
     assert_eq!(one["kind"], "Popular", "one signal is not enough yet");
+    assert_eq!(
+        one["can_exclude"], true,
+        "but popular films can be turned down already"
+    );
     like(&app, &alice, A[0]).await;
     like(&app, &alice, A[1]).await;
     let mine = json_of(&app, &alice.client, "recs/for-you", &[]).await;
