@@ -10,18 +10,17 @@ CREATE TABLE recs_excluded (
 );
 
 -- Row `film_id` of the model: the films people who like it also like, with EASE's weight
--- (item-kNN's, scaled, for the long tail). Each build writes a new generation in short
--- transactions (a long one would hold SQLite's one writer, and the rooms' chat, for seconds),
--- then makes it current in `recs_model` and deletes the old one.
+-- (item-kNN's, scaled, for the long tail), as text: a `<film id> <weight>` line each, largest
+-- first (a person's list reads one row per film of theirs instead of fifty; a deleted
+-- neighbour is dropped when its card is not found). Each build writes a new generation in
+-- short transactions (a long one would hold SQLite's one writer, and the rooms' chat, for
+-- seconds), then makes it current in `recs_model` and deletes the old one.
 CREATE TABLE film_neighbours (
-    generation   BIGINT NOT NULL,
-    film_id      TEXT NOT NULL REFERENCES films (id) ON DELETE CASCADE,
-    neighbour_id TEXT NOT NULL REFERENCES films (id) ON DELETE CASCADE,
-    weight       DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (generation, film_id, neighbour_id)
+    generation BIGINT NOT NULL,
+    film_id    TEXT NOT NULL REFERENCES films (id) ON DELETE CASCADE,
+    neighbours TEXT NOT NULL,
+    PRIMARY KEY (generation, film_id)
 );
--- Deleting a film (an admin's rare act) scans this table for its rows: an index for that
--- would slow every build.
 
 -- What is popular this week (likes, "Want to watch" and watched films of the last 7 days;
 -- all-time likes break ties), per generation, for guests and people with too few signals.

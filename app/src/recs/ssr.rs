@@ -42,9 +42,9 @@ const LISTED: &str = "f.published = 1 AND f.personal = 0";
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 /// How long a node may hold the claim on a build before another node may take it over.
 const LEASE_MS: i64 = 30 * 60 * 1000;
-/// Rows per INSERT and per transaction while a build is stored.
-const ROWS_PER_INSERT: usize = 300;
-const ROWS_PER_TRANSACTION: usize = 6_000;
+/// Films' lists per INSERT and per transaction while a build is stored.
+const ROWS_PER_INSERT: usize = 200;
+const ROWS_PER_TRANSACTION: usize = 2_000;
 
 // ---------------------------------------------------------------------------------------------
 // The model job
@@ -208,21 +208,29 @@ async fn rebuild(db: &Db, node: &str) -> Result<RebuildReport, sqlx::Error> {
         .bind(next)
         .execute(&db.pool)
         .await?;
-    let mut batch: Vec<(usize, usize, f32)> = Vec::with_capacity(ROWS_PER_TRANSACTION);
+    // One row per film: its whole list as text ("<film id> <weight>" lines), so a person's
+    // list reads one row per film of theirs, not fifty.
+    let mut batch: Vec<(usize, String)> = Vec::with_capacity(ROWS_PER_TRANSACTION);
     let mut stored = 0usize;
     for film in 0..model.neighbours.len() {
-        for i in 0..model.neighbours[film].len() {
-            let (other, weight) = model.neighbours[film][i];
-            batch.push((film, other as usize, weight));
-            if batch.len() == ROWS_PER_TRANSACTION {
-                store_neighbours(db, next, &all.films, &batch).await?;
-                stored += batch.len();
-                batch.clear();
-            }
+        let list = &model.neighbours[film];
+        if list.is_empty() {
+            continue;
+        }
+        stored += list.len();
+        batch.push((
+            film,
+            pack(
+                list.iter()
+                    .map(|&(o, w)| (all.films[o as usize].as_str(), w)),
+            ),
+        ));
+        if batch.len() == ROWS_PER_TRANSACTION {
+            store_neighbours(db, next, &all.films, &batch).await?;
+            batch.clear();
         }
     }
     store_neighbours(db, next, &all.films, &batch).await?;
-    stored += batch.len();
     // Popular this week, all-time popularity breaking ties, then the film's number (stable).
     let mut popular: Vec<usize> = (0..all.films.len())
         .filter(|&f| model.popularity[f] > 0.0)
@@ -289,12 +297,42 @@ async fn rebuild(db: &Db, node: &str) -> Result<RebuildReport, sqlx::Error> {
     })
 }
 
-/// One short transaction of neighbour rows.
+/// A neighbour list as stored: a `<film id> <weight>` line per neighbour (film ids hold no
+/// whitespace: slugs and UUIDs).
+fn pack<'a>(list: impl Iterator<Item = (&'a str, f32)>) -> String {
+    let mut text = String::new();
+    for (film, weight) in list {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(film);
+        text.push(' ');
+        text.push_str(&weight.to_string());
+    }
+    text
+}
+
+/// A stored list back; a line that does not parse is skipped (and logged), never fatal.
+fn unpack(text: &str) -> Vec<(String, f32)> {
+    text.lines()
+        .filter_map(|line| {
+            let parsed = line
+                .rsplit_once(' ')
+                .and_then(|(film, w)| Some((film.to_owned(), w.parse::<f32>().ok()?)));
+            if parsed.is_none() {
+                tracing::warn!(line, "an unreadable stored neighbour");
+            }
+            parsed
+        })
+        .collect()
+}
+
+/// One short transaction of films' neighbour lists.
 async fn store_neighbours(
     db: &Db,
     generation: i64,
     films: &[String],
-    rows: &[(usize, usize, f32)],
+    rows: &[(usize, String)],
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
@@ -302,18 +340,15 @@ async fn store_neighbours(
     let mut tx = db.pool.begin().await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let values = (0..chunk.len())
-            .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO film_neighbours (generation, film_id, neighbour_id, weight) VALUES {values}"
+            "INSERT INTO film_neighbours (generation, film_id, neighbours) VALUES {values}"
         );
         let mut query = sqlx::query(&sql).bind(generation);
-        for &(film, other, weight) in chunk {
-            query = query
-                .bind(&films[film])
-                .bind(&films[other])
-                .bind(f64::from(weight));
+        for (film, list) in chunk {
+            query = query.bind(&films[*film]).bind(list);
         }
         query.execute(&mut *tx).await?;
     }
@@ -425,8 +460,7 @@ async fn mine(db: &Db, user_id: &str) -> Result<Mine, sqlx::Error> {
 #[derive(FromRow)]
 struct NeighbourRow {
     film_id: String,
-    neighbour_id: String,
-    weight: f64,
+    neighbours: String,
 }
 
 /// The current model's neighbour lists of `films`.
@@ -440,7 +474,7 @@ async fn neighbours_of(
             continue;
         }
         let sql = format!(
-            "SELECT n.film_id, n.neighbour_id, n.weight FROM film_neighbours n \
+            "SELECT n.film_id, n.neighbours FROM film_neighbours n \
              JOIN recs_model m ON m.id = 1 AND n.generation = m.generation \
              WHERE n.film_id IN ({})",
             placeholders(1, chunk.len())
@@ -450,10 +484,7 @@ async fn neighbours_of(
             query = query.bind(*film);
         }
         for row in query.fetch_all(&db.pool).await? {
-            lists
-                .entry(row.film_id)
-                .or_default()
-                .push((row.neighbour_id, row.weight as f32));
+            lists.insert(row.film_id, unpack(&row.neighbours));
         }
     }
     Ok(lists)
@@ -855,4 +886,26 @@ pub async fn rebuild_now() -> Result<Option<RebuildReport>, AppError> {
     require_admin().await?;
     let node = format!("admin-{}", uuid::Uuid::new_v4());
     Ok(rebuild_if_due(&db(), &node, Duration::ZERO, true).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack, unpack};
+
+    #[test]
+    fn a_packed_list_reads_back_and_bad_lines_are_skipped() {
+        let list = [("metropolis-1927", 0.25f32), ("nosferatu-1922", 1e-7)];
+        let text = pack(list.iter().map(|&(f, w)| (f, w)));
+        assert_eq!(text, "metropolis-1927 0.25\nnosferatu-1922 0.0000001");
+        let back = unpack(&text);
+        assert_eq!(
+            back,
+            [
+                ("metropolis-1927".to_owned(), 0.25),
+                ("nosferatu-1922".to_owned(), 1e-7)
+            ]
+        );
+        assert_eq!(unpack("x 1\nbroken\ny nan?\nz 2").len(), 2);
+        assert!(unpack("").is_empty());
+    }
 }
