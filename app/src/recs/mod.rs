@@ -57,7 +57,11 @@ pub struct RebuildReport {
     pub people: i64,
     /// Neighbour rows stored.
     pub neighbours: i64,
+    /// The whole job, and its parts: reading every signal, building the model (the rest is
+    /// storing it).
     pub build_ms: i64,
+    pub read_ms: i64,
+    pub model_ms: i64,
 }
 
 #[server(endpoint = "recs/for-you")]

@@ -190,11 +190,13 @@ async fn rebuild(db: &Db, node: &str) -> Result<RebuildReport, sqlx::Error> {
     let started = Instant::now();
     let now = now_ms();
     let all = all_signals(db, now).await?;
+    let read_ms = started.elapsed().as_millis() as i64;
     let settings = Settings::default();
     // The inverse takes seconds on a large catalog: off the async workers.
     let (model, all) = tokio::task::spawn_blocking(move || (build(&all.signals, &settings), all))
         .await
         .map_err(|e| sqlx::Error::Protocol(format!("the model build stopped: {e}")))?;
+    let model_ms = started.elapsed().as_millis() as i64 - read_ms;
     let generation: i64 = sqlx::query_scalar("SELECT generation FROM recs_model WHERE id = 1")
         .fetch_one(&db.pool)
         .await?;
@@ -294,6 +296,8 @@ async fn rebuild(db: &Db, node: &str) -> Result<RebuildReport, sqlx::Error> {
         people: all.signals.people as i64,
         neighbours: stored as i64,
         build_ms,
+        read_ms,
+        model_ms,
     })
 }
 

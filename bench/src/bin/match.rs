@@ -1017,9 +1017,12 @@ async fn recommendations(server: &Db, world: &World, args: &Args, kind: &str) ->
     let job_s = started.elapsed().as_secs_f64();
     let peak_mb = status_kb("VmHWM").saturating_sub(rss_before) as f64 / 1024.0;
     println!(
-        "  job: {job_s:.1} s ({} ms building and storing as it reports), {} films, {} people, \
-         {} neighbour rows, method {}, peak memory {peak_mb:.0} MB over the {:.0} MB before",
-        report.build_ms,
+        "  job: {job_s:.1} s ({} ms reading the signals, {} ms building the model, {} ms \
+         storing), {} films, {} people, {} neighbours, method {}, peak memory {peak_mb:.0} MB \
+         over the {:.0} MB before",
+        report.read_ms,
+        report.model_ms,
+        report.build_ms - report.read_ms - report.model_ms,
         report.films,
         report.people,
         report.neighbours,
@@ -1051,10 +1054,12 @@ async fn recommendations(server: &Db, world: &World, args: &Args, kind: &str) ->
     );
     println!(
         "{{\"bench\":\"match-recs\",\"database\":\"{kind}\",\"users\":{},\"films\":{},\
-         \"job_s\":{job_s:.2},\"peak_mb\":{peak_mb:.0},\"neighbours\":{},\"method\":\"{}\",\
+         \"job_s\":{job_s:.2},\"read_ms\":{},\"model_ms\":{},\"peak_mb\":{peak_mb:.0},\"neighbours\":{},\"method\":\"{}\",\
          \"for_you_p50_ms\":{:.3},\"for_you_p99_ms\":{:.3}}}",
         args.users,
         args.films,
+        report.read_ms,
+        report.model_ms,
         report.neighbours,
         report.method.replace('"', "'"),
         ms(0.5),
