@@ -258,31 +258,44 @@ pub fn GenreName(genre: String) -> impl IntoView {
     }
 }
 
+/// A film's poster, title, year and length (and ▶ when it can be played), linking to its page:
+/// the inside of every card in a grid of films.
+#[component]
+pub fn FilmCardLink(film: FilmCard) -> impl IntoView {
+    let i18n = use_i18n();
+    let href = format!("/films/{}", film.id);
+    let poster = film.poster_url();
+    let duration = film.duration_secs;
+    let title = {
+        let film = film.clone();
+        move || film.title(i18n.get_locale()).to_owned()
+    };
+    view! {
+        <A href=href>
+            <img src=poster alt="" loading="lazy" width="300" height="450" />
+            <span class="film-title">{title}</span>
+            <span class="film-meta">
+                {film.year} " · " {move || duration_text(duration, i18n.get_locale())}
+                {film.playable.then(|| view! { <span class="badge">"▶"</span> })}
+            </span>
+        </A>
+    }
+}
+
 /// Posters in a grid. `removable`: each card gets a "Remove" button that takes the film off
 /// the signed-in user's "Want to watch" list.
 #[component]
 pub fn FilmGrid(films: Vec<FilmCard>, #[prop(optional)] removable: bool) -> impl IntoView {
-    let i18n = use_i18n();
     view! {
         <ul class="film-grid">
             {films
                 .into_iter()
                 .map(|film| {
-                    let href = format!("/films/{}", film.id);
-                    let poster = film.poster_url();
-                    let film_for_title = film.clone();
-                    let title = move || film_for_title.title(i18n.get_locale()).to_owned();
+                    let id = film.id.clone();
                     view! {
                         <li class="film-card">
-                            <A href=href>
-                                <img src=poster alt="" loading="lazy" width="300" height="450" />
-                                <span class="film-title">{title}</span>
-                                <span class="film-meta">
-                                    {film.year} " · " {move || duration_text(film.duration_secs, i18n.get_locale())}
-                                    {film.playable.then(|| view! { <span class="badge">"▶"</span> })}
-                                </span>
-                            </A>
-                            {removable.then(|| view! { <RemoveFromList film_id=film.id.clone() /> })}
+                            <FilmCardLink film />
+                            {removable.then(|| view! { <RemoveFromList film_id=id /> })}
                         </li>
                     }
                 })

@@ -6,7 +6,7 @@
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use crate::catalog::{duration_text, FilmCard};
+use crate::catalog::{FilmCard, FilmCardLink, FilmGrid};
 use crate::error::AppError;
 use crate::i18n::*;
 use crate::ui::{alert, Alert};
@@ -103,29 +103,6 @@ pub async fn rebuild_recommendations() -> Result<Option<RebuildReport>, AppError
     ssr::rebuild_now().await
 }
 
-/// A film's poster, title and facts, linking to its page.
-#[component]
-fn CardLink(card: FilmCard) -> impl IntoView {
-    let i18n = use_i18n();
-    let href = format!("/films/{}", card.id);
-    let poster = card.poster_url();
-    let duration = card.duration_secs;
-    let title = {
-        let card = card.clone();
-        move || card.title(i18n.get_locale()).to_owned()
-    };
-    view! {
-        <A href=href>
-            <img src=poster alt="" loading="lazy" width="300" height="450" />
-            <span class="film-title">{title}</span>
-            <span class="film-meta">
-                {card.year} " · " {move || duration_text(duration, i18n.get_locale())}
-                {card.playable.then(|| view! { <span class="badge">"▶"</span> })}
-            </span>
-        </A>
-    }
-}
-
 /// Home: "For you" (with each film's reason and "Not interested"), or "Popular this week".
 #[component]
 pub fn HomeRecommendations() -> impl IntoView {
@@ -191,7 +168,7 @@ fn RecommendationCard(item: Recommendation, can_exclude: bool) -> impl IntoView 
                 when=hidden
                 fallback=move || {
                     view! {
-                        <CardLink card=card.clone() />
+                        <FilmCardLink film=card.clone() />
                         {reason()}
                         {can_exclude.then(|| view! {
                             <ActionForm action=exclude attr:class="inline">
@@ -226,12 +203,7 @@ pub fn MoreLikeThis(similar: Resource<Result<Vec<FilmCard>, AppError>>) -> impl 
                 (!films.is_empty()).then(|| view! {
                     <section class="more-like-this" aria-labelledby="similar-title">
                         <h2 id="similar-title">{t!(i18n, recs_more_like_this)}</h2>
-                        <ul class="film-grid">
-                            {films
-                                .into_iter()
-                                .map(|card| view! { <li class="film-card"><CardLink card /></li> })
-                                .collect_view()}
-                        </ul>
+                        <FilmGrid films />
                     </section>
                 })
             })}

@@ -641,44 +641,30 @@ async fn with_reasons(
     ranked: Vec<(String, Option<String>)>,
     limit: usize,
 ) -> Result<Vec<Recommendation>, sqlx::Error> {
-    let ids: Vec<String> = ranked.iter().map(|(f, _)| f.clone()).collect();
-    let reasons: Vec<String> = ranked
-        .iter()
-        .filter_map(|(_, b)| b.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let reason_cards: HashMap<String, FilmCard> = cards(db, &reasons)
+    // The films and the films they come from, in one query.
+    let mut ids: Vec<String> = ranked.iter().map(|(f, _)| f.clone()).collect();
+    ids.extend(ranked.iter().filter_map(|(_, b)| b.clone()));
+    let found: HashMap<String, FilmCard> = cards(db, &ids)
         .await?
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
-    let because: HashMap<&str, Option<&String>> = ranked
+    Ok(ranked
         .iter()
-        .map(|(f, b)| (f.as_str(), b.as_ref()))
-        .collect();
-    let mut out: Vec<Recommendation> = cards(db, &ids)
-        .await?
-        .into_iter()
-        .map(|card| {
-            let reason = because
-                .get(card.id.as_str())
-                .copied()
-                .flatten()
-                .and_then(|b| reason_cards.get(b))
+        .filter_map(|(film, because)| {
+            let card = found.get(film)?.clone();
+            let because = because
+                .as_ref()
+                .and_then(|b| found.get(b))
                 .map(|r| Because {
                     film_id: r.id.clone(),
                     title_en: r.title_en.clone(),
                     title_ru: r.title_ru.clone(),
                 });
-            Recommendation {
-                card,
-                because: reason,
-            }
+            Some(Recommendation { card, because })
         })
-        .collect();
-    out.truncate(limit);
-    Ok(out)
+        .take(limit)
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
