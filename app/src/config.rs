@@ -15,6 +15,8 @@ pub struct AppConfig {
     pub chat_burst: f64,
     /// How long a room waits for a participant whose video stalls (zero: never waits).
     pub buffer_wait: Duration,
+    /// How long "Next: … in 10 s" counts down after a film ends before the next one starts.
+    pub next_countdown: Duration,
     /// Passwords hashed at once (each takes 19 MiB), and how many more may wait for a turn
     /// before the server answers 503.
     pub hashing_threads: usize,
@@ -103,6 +105,7 @@ impl AppConfig {
             chat_per_second: 2.0,
             chat_burst: 8.0,
             buffer_wait: Duration::from_secs(10),
+            next_countdown: Duration::from_secs(10),
             hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             hashing_queue: 64,
             media: MediaConfig::default(),

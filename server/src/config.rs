@@ -193,6 +193,11 @@ pub struct Config {
     #[arg(long, env = "KINO_BUFFER_WAIT_SECONDS", default_value_t = 10)]
     pub buffer_wait_seconds: u64,
 
+    /// When a film ends and the room's queue has another, how long the countdown to it runs
+    /// ("Next: Nosferatu in 10 s", with "Cancel") before it starts for everyone.
+    #[arg(long, env = "KINO_NEXT_COUNTDOWN_SECONDS", default_value_t = 10)]
+    pub next_countdown_seconds: u64,
+
     /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the real
     /// client; without it, limits per client count the proxy's address for everyone.
     #[arg(long, env = "KINO_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -76,6 +76,7 @@ pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
     app_config.chat_per_second = config.chat_per_second;
     app_config.chat_burst = config.chat_burst;
     app_config.buffer_wait = std::time::Duration::from_secs(config.buffer_wait_seconds);
+    app_config.next_countdown = std::time::Duration::from_secs(config.next_countdown_seconds);
     app_config.limits.register_per_client.max = config.registrations_per_hour;
     app_config.limits.register_overall.max = config.registrations_per_hour_total;
     if let Some(threads) = config.hashing_threads {

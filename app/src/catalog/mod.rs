@@ -106,7 +106,7 @@ pub struct FilmDetails {
     pub share_image: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogPage {
     pub films: Vec<FilmCard>,
     pub total: i64,

@@ -800,9 +800,16 @@ pub async fn group_ideas(friends: &[String]) -> Result<Vec<FilmCard>, AppError> 
     if crate::friends::ssr::friends_among(&user.id, &others).await? != others.len() {
         return Err(AppError::Invalid(Invalid::NotAFriend));
     }
-    let mut members = vec![mine(db, &user.id).await?];
-    for other in &others {
-        members.push(mine(db, other).await?);
+    others.insert(0, &user.id);
+    ideas_for(db, &others).await
+}
+
+/// The films `people` would like together, as [`group_ideas`] ranks them, for a caller that
+/// has checked they may be asked about together (friends of the asker, or people in one room).
+pub async fn ideas_for(db: &Db, people: &[&str]) -> Result<Vec<FilmCard>, AppError> {
+    let mut members = Vec::with_capacity(people.len());
+    for person in people.iter().take(MAX_GROUP_FRIENDS + 1) {
+        members.push(mine(db, person).await?);
     }
     let skip: HashSet<String> = members
         .iter()

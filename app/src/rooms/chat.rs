@@ -21,7 +21,16 @@ pub fn ChatPane(live: Live, names: HashMap<String, String>) -> impl IntoView {
         live.events.with(|events| {
             events
                 .iter()
-                .filter(|e| !matches!(e.kind, EventKind::React { .. }))
+                .filter(|e| {
+                    !matches!(
+                        e.kind,
+                        EventKind::React { .. }
+                            | EventKind::QueueVote { .. }
+                            | EventKind::QueueRemove { .. }
+                            | EventKind::SkipVote { skip: false }
+                            | EventKind::NextUp { .. }
+                    )
+                })
                 .cloned()
                 .collect::<Vec<_>>()
         })
@@ -212,7 +221,26 @@ fn ChatLine(
             position,
             timed_out: true,
         } => system(t_string!(i18n, sys_resumed_without, time = at(position)).to_string()),
-        EventKind::React { .. } => ().into_any(),
+        EventKind::QueueAdd { film, .. } => {
+            let title = film.title(i18n.get_locale_untracked()).to_owned();
+            system(t_string!(i18n, sys_queued, name = who, title = title).to_string())
+        }
+        EventKind::NowPlaying { film, .. } => {
+            let title = film.title(i18n.get_locale_untracked()).to_owned();
+            view! { <li class="sys now-playing">{t_string!(i18n, sys_now_playing, title = title).to_string()}</li> }
+                .into_any()
+        }
+        EventKind::SkipVote { skip: true } => {
+            system(t_string!(i18n, sys_wants_skip, name = who).to_string())
+        }
+        EventKind::NextCancelled => {
+            system(t_string!(i18n, sys_next_cancelled, name = who).to_string())
+        }
+        EventKind::React { .. }
+        | EventKind::QueueVote { .. }
+        | EventKind::QueueRemove { .. }
+        | EventKind::SkipVote { skip: false }
+        | EventKind::NextUp { .. } => ().into_any(),
     }
 }
 
@@ -228,6 +256,13 @@ fn Notice(live: Live) -> impl IntoView {
                 ProtoError::RoomEnded => t_string!(i18n, chat_read_only).to_string(),
                 ProtoError::ChatLength => t_string!(i18n, chat_length).to_string(),
                 ProtoError::Unavailable => t_string!(i18n, channel_unavailable).to_string(),
+                ProtoError::QueueFull => t_string!(i18n, queue_full).to_string(),
+                ProtoError::QueueFullForYou => t_string!(i18n, queue_full_for_you).to_string(),
+                ProtoError::AlreadyQueued => t_string!(i18n, already_queued).to_string(),
+                ProtoError::UnknownFilm => t_string!(i18n, unknown_film).to_string(),
+                ProtoError::NoSuchEntry => t_string!(i18n, no_such_entry).to_string(),
+                ProtoError::OwnerOnly => t_string!(i18n, owner_only).to_string(),
+                ProtoError::QueueEmpty => t_string!(i18n, queue_empty_hint).to_string(),
                 _ => t_string!(i18n, channel_refused).to_string(),
             };
             view! { <p class="notice" role="alert">{text}</p> }

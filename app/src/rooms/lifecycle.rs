@@ -22,6 +22,8 @@ pub struct Maintenance {
     pub ended: u64,
     /// Ended rooms whose chat and events were deleted.
     pub purged: u64,
+    /// Rooms whose next film was due yet had not started (its node stopped).
+    pub next_started: u64,
 }
 
 /// `maintain_on` with no sockets to tell of the rooms it ends.
@@ -53,6 +55,7 @@ pub async fn maintain_on(
             Some(retention) => purge(db, retention, now).await?,
             None => 0,
         },
+        next_started: super::channel::start_due(db, hub, now).await?,
     })
 }
 
@@ -116,7 +119,8 @@ async fn note_finished(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let running: Vec<RunningRow> = sqlx::query_as(
         "SELECT r.id, r.paused, r.position_ms, r.anchor_ms, r.rate, f.duration_secs \
          FROM rooms r JOIN films f ON f.id = r.film_id \
-         WHERE r.ended_at IS NULL AND r.finished_at IS NULL AND r.last_seq > 0",
+         WHERE r.ended_at IS NULL AND r.finished_at IS NULL AND r.last_seq > 0 \
+           AND r.choosing = 0",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -156,7 +160,7 @@ async fn end_idle(db: &Db, hub: &Hub, grace: Duration, now: i64) -> Result<u64, 
             match end_room(db, hub, room_id, now).await {
                 Ok(()) => ended += 1,
                 // Its owner ended it meanwhile.
-                Err(LogError::Ended) => {}
+                Err(LogError::Ended | LogError::Refused(_)) => {}
                 Err(LogError::Db(e)) => return Err(e),
             }
         }

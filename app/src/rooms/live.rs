@@ -5,7 +5,7 @@
 //! browser-only [`Channel`] created by an effect (so never on the server).
 
 use super::protocol::{
-    ClientMsg, EventKind, Present, ProtoError, RoomEvent, ServerMsg, PROTOCOL_VERSION,
+    ClientMsg, EventKind, Present, ProtoError, QueueState, RoomEvent, ServerMsg, PROTOCOL_VERSION,
 };
 use crate::sync::{Clock, Playback, Sample};
 use leptos::prelude::*;
@@ -124,6 +124,8 @@ pub struct Live {
     /// The last refusal from the server, numbered so the same one twice still shows.
     pub notice: RwSignal<Option<(u64, ProtoError)>>,
     pub floating: RwSignal<Vec<Floating>>,
+    /// The film on now, the queue, its votes, the countdown and what the room has played.
+    pub queue: RwSignal<QueueState>,
     /// The room's call, told what the channel hears about it (browser only: the call sets it).
     call: StoredValue<Option<SendWrapper<CallHandler>>>,
     /// The browser's socket. Only `connect` (an effect, so the browser) fills it: a value that
@@ -164,6 +166,7 @@ impl Live {
             pending: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             floating: RwSignal::new(Vec::new()),
+            queue: RwSignal::new(QueueState::default()),
             call: StoredValue::new(None),
             channel: StoredValue::new(None),
         }
@@ -280,6 +283,17 @@ impl Live {
 
     pub fn buffering(&self, stalled: bool) {
         self.command(ClientMsg::Buffering { stalled });
+    }
+
+    /// Has the first welcome come (so the queue and the film on now are known)?
+    pub fn welcomed(&self) -> bool {
+        self.playback.with(Option::is_some)
+    }
+
+    /// This browser reached the end of the film, `duration` ms long here (the server decides
+    /// whether the room's has ended).
+    pub fn film_ended(&self, duration: f64) {
+        self.command(ClientMsg::FilmEnded { duration });
     }
 
     /// Asks for the page of events before the oldest one shown.
@@ -551,6 +565,8 @@ impl Channel {
                 live.ended.set(snapshot.ended);
                 live.present.set(snapshot.present);
                 live.holding.set(snapshot.holding);
+                // The events that come with it re-apply to this state harmlessly.
+                live.queue.set(snapshot.queue);
                 if known == 0 || more {
                     // A first connect, or away so long that the page is the latest only.
                     if let Some(last) = events.last() {
@@ -666,6 +682,13 @@ impl Channel {
                 EventKind::React { emoji, .. } if live.link.get_untracked() == Link::Open => {
                     self.float(emoji.clone());
                 }
+                EventKind::QueueAdd { .. }
+                | EventKind::QueueVote { .. }
+                | EventKind::QueueRemove { .. }
+                | EventKind::SkipVote { .. }
+                | EventKind::NextUp { .. }
+                | EventKind::NextCancelled
+                | EventKind::NowPlaying { .. } => live.queue.update(|q| q.apply(&event)),
                 _ => {}
             }
             live.events.update(|list| list.push(event));

@@ -26,6 +26,7 @@ mod lists;
 mod new_room;
 mod page;
 mod player;
+mod queue;
 mod together;
 mod view;
 
@@ -76,6 +77,8 @@ pub struct RoomView {
     /// Retention deleted the chat and events of this ended room.
     pub purged: bool,
     pub controls_locked: bool,
+    /// No film is on yet: the room is choosing one together (the stage shows the queue).
+    pub choosing: bool,
     pub max_participants: i64,
     pub participants: i64,
     pub members: Vec<Member>,
@@ -146,6 +149,7 @@ pub async fn start_session(
     password: Option<String>,
     starts_at: Option<i64>,
     max_participants: Option<i64>,
+    #[server(default)] choose: bool,
 ) -> Result<String, AppError> {
     ssr::create(ssr::NewRoom {
         film_id: &film_id,
@@ -155,6 +159,7 @@ pub async fn start_session(
         starts_at,
         max_participants,
         own_video: false,
+        choose,
     })
     .await
 }
@@ -186,6 +191,7 @@ pub async fn start_own_session(
             starts_at,
             max_participants,
             own_video: true,
+            choose: false,
         },
     )
     .await
@@ -196,6 +202,13 @@ pub async fn start_own_session(
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
 pub async fn room_video(code: String) -> Result<crate::library::domain::Readiness, AppError> {
     ssr::video(&code).await
+}
+
+/// "Ideas for all of you": what the people in the room now would like together.
+#[server(endpoint = "rooms/ideas")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+pub async fn room_ideas(code: String) -> Result<Vec<FilmCard>, AppError> {
+    ssr::ideas(&code).await
 }
 
 #[server(endpoint = "rooms/open")]

@@ -5,7 +5,7 @@
 use super::together::{local_input_to_ms, RoomSettings};
 use super::{domain, StartOwnSession, StartSession};
 use crate::catalog::domain::CatalogQuery;
-use crate::catalog::list_films;
+use crate::catalog::{list_films, CatalogPage};
 use crate::i18n::*;
 use crate::library::upload_widget::{FileUpload, UploadState};
 use crate::links::login_link;
@@ -79,6 +79,7 @@ fn NewRoomForm() -> impl IntoView {
             password,
             starts_at,
             max_participants,
+            choose: false,
         });
     };
     let submit_own = move |ev: leptos::ev::SubmitEvent| {
@@ -181,30 +182,42 @@ fn NewRoomForm() -> impl IntoView {
     }
 }
 
-/// A search of the catalog's playable films; choosing one creates the room for it.
+/// "Find a film": a search of the catalog's playable films; choosing one calls `on_choose`
+/// (creates the room for it here; adds it to a room's queue there).
 #[component]
-fn CatalogChoice(
+pub(super) fn CatalogChoice(
     on_choose: impl Fn(String) + Copy + Send + Sync + 'static,
     busy: impl Fn() -> bool + Copy + Send + Sync + 'static,
+    #[prop(default = "find-film")] input_id: &'static str,
+    /// List nothing until something is typed.
+    #[prop(optional)]
+    needs_query: bool,
+    /// The most films listed.
+    #[prop(default = usize::MAX)]
+    limit: usize,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let query = RwSignal::new(String::new());
     let films = Resource::new(
         move || query.get(),
-        |q| {
+        move |q| async move {
+            if needs_query && q.trim().is_empty() {
+                return Ok(CatalogPage::default());
+            }
             list_films(CatalogQuery {
                 q,
                 genre: String::new(),
                 sort: String::new(),
                 page: 1,
             })
+            .await
         },
     );
     view! {
         <div class="field">
-            <label for="find-film">{t!(i18n, find_film)}</label>
+            <label for=input_id>{t!(i18n, find_film)}</label>
             <input
-                id="find-film"
+                id=input_id
                 type="search"
                 maxlength="100"
                 prop:value=move || query.get()
@@ -214,7 +227,11 @@ fn CatalogChoice(
         <Transition>
             {move || Suspend::new(async move {
                 let page = films.await.ok()?;
-                let playable: Vec<_> = page.films.into_iter().filter(|f| f.playable).collect();
+                if needs_query && query.with_untracked(|q| q.trim().is_empty()) {
+                    return None;
+                }
+                let playable: Vec<_> =
+                    page.films.into_iter().filter(|f| f.playable).take(limit).collect();
                 Some(if playable.is_empty() {
                     view! { <p class="muted">{t!(i18n, no_films_found)}</p> }.into_any()
                 } else {

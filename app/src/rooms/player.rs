@@ -166,6 +166,8 @@ struct Steering {
     seek_lead: StoredValue<f64>,
     seek_started: StoredValue<Option<f64>>,
     play_requested: StoredValue<f64>,
+    /// This browser has told the room that the film reached its end.
+    end_reported: StoredValue<bool>,
 }
 
 impl Steering {
@@ -178,6 +180,7 @@ impl Steering {
             seek_lead: StoredValue::new(0.0),
             seek_started: StoredValue::new(None),
             play_requested: StoredValue::new(0.0),
+            end_reported: StoredValue::new(false),
         }
     }
 
@@ -218,12 +221,27 @@ impl Steering {
         if !self.live.clock_ready() {
             return;
         }
-        let mut expected = state.expected(self.live.server_now());
+        let server_now = self.live.server_now();
+        let mut expected = state.expected(server_now);
         let at_end = self.duration_ms().is_some_and(|d| {
             expected = expected.min(d);
             expected >= d - 50.0
         });
-        let hold = state.paused || at_end;
+        // A new film starts at the same instant everywhere: until then, wait at its start.
+        let waiting = !state.paused && server_now < state.anchor;
+        // At the end with something in the queue (now, or added later): the countdown to it.
+        // Once per arrival at the end, so a cancelled countdown stays cancelled.
+        let next_waits = self
+            .live
+            .queue
+            .with_untracked(|q| q.next.is_none() && !q.entries.is_empty());
+        if !at_end {
+            self.end_reported.set_value(false);
+        } else if !state.paused && next_waits && !self.end_reported.get_value() {
+            self.end_reported.set_value(true);
+            self.live.film_ended(self.duration_ms().unwrap_or_default());
+        }
+        let hold = state.paused || at_end || waiting;
         self.follow_play_state(&v, hold);
         // Mid-seek, or stalled while the room plays: nothing to steer until frames come.
         if v.seeking() || (!hold && v.ready_state() < HAVE_FUTURE_DATA) {

@@ -3,6 +3,7 @@
 //! (`ClientMsg::parse`) before the server acts on it, so a malformed or out-of-range message
 //! becomes an `Error` answer and never a panic.
 
+use crate::catalog::FilmCard;
 use serde::{Deserialize, Serialize};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -85,12 +86,47 @@ pub enum ClientMsg {
         video: bool,
         muted: bool,
     },
+    // Choosing together: the room's queue. Each is a room event like play or pause.
+    /// "Add to queue": a film of the catalog.
+    QueueAdd {
+        film: String,
+    },
+    /// A vote for an entry (`vote: false` takes it back).
+    QueueVote {
+        entry: String,
+        vote: bool,
+    },
+    /// The owner (or whoever added it) takes an entry out.
+    QueueRemove {
+        entry: String,
+    },
+    /// The owner puts an entry on now.
+    PlayNow {
+        entry: String,
+    },
+    /// "Skip" (`skip: false` takes it back): a majority of those present moves the room on to
+    /// the top of the queue; once the film has ended, anyone's press does ("Play next").
+    Skip {
+        skip: bool,
+    },
+    /// This browser reached the end of the film, which is `duration` ms long as it plays here:
+    /// the countdown to the next one may start.
+    FilmEnded {
+        duration: f64,
+    },
+    /// "Cancel" on the countdown to the next film.
+    CancelNext,
 }
 
 /// The longest SDP a browser sends and the longest ICE candidate line. Chromium's answer on the
 /// subscribe connection grows by 1–1.5 KB for each person who sends sound or video (measured
 /// in the call's browser test): 30 people with microphones and cameras come to about 60 KB.
 pub const SDP_MAX_BYTES: usize = 96 * 1024;
+/// Film ids and queue entry ids are short; anything longer is not one.
+pub const ID_MAX_CHARS: usize = 200;
+/// A room's queue holds this many entries at most, and this many of one person's.
+pub const QUEUE_MAX: i64 = 50;
+pub const QUEUE_MAX_EACH: i64 = 10;
 pub const CANDIDATE_MAX_BYTES: usize = 1024;
 
 /// Why a client's message was refused.
@@ -117,6 +153,19 @@ pub enum ProtoError {
     CallsOff,
     /// A call message from a socket that has not joined the call.
     NotInCall,
+    /// The room's queue is full (50), or this person's share of it (10).
+    QueueFull,
+    QueueFullForYou,
+    /// That film is in the queue already.
+    AlreadyQueued,
+    /// No such film in the catalog (or it cannot be played).
+    UnknownFilm,
+    /// That queue entry is gone (played, removed).
+    NoSuchEntry,
+    /// Only the room's owner (or, to remove an entry, whoever added it) may do that.
+    OwnerOnly,
+    /// Nothing in the queue to play next.
+    QueueEmpty,
 }
 
 impl ClientMsg {
@@ -151,6 +200,9 @@ impl ClientMsg {
             {
                 return Err(ProtoError::OutOfRange)
             }
+            ClientMsg::FilmEnded { duration } if !position_ok(*duration) => {
+                return Err(ProtoError::OutOfRange)
+            }
             ClientMsg::Rate { rate }
                 if !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)) =>
             {
@@ -166,6 +218,14 @@ impl ClientMsg {
             }
             ClientMsg::CallCandidate { candidate, .. } if candidate.len() > CANDIDATE_MAX_BYTES => {
                 return Err(ProtoError::TooLarge)
+            }
+            ClientMsg::QueueAdd { film: id }
+            | ClientMsg::QueueVote { entry: id, .. }
+            | ClientMsg::QueueRemove { entry: id }
+            | ClientMsg::PlayNow { entry: id }
+                if id.is_empty() || id.chars().count() > ID_MAX_CHARS =>
+            {
+                return Err(ProtoError::Malformed)
             }
             _ => {}
         }
@@ -195,6 +255,20 @@ impl ClientMsg {
                 | ClientMsg::Pause { .. }
                 | ClientMsg::Seek { .. }
                 | ClientMsg::Rate { .. }
+        )
+    }
+
+    /// Is this message about the room's queue and what plays next?
+    pub fn is_queue(&self) -> bool {
+        matches!(
+            self,
+            ClientMsg::QueueAdd { .. }
+                | ClientMsg::QueueVote { .. }
+                | ClientMsg::QueueRemove { .. }
+                | ClientMsg::PlayNow { .. }
+                | ClientMsg::Skip { .. }
+                | ClientMsg::FilmEnded { .. }
+                | ClientMsg::CancelNext
         )
     }
 }
@@ -247,6 +321,35 @@ pub enum EventKind {
         position: f64,
         timed_out: bool,
     },
+    /// A film joined the queue (the event's user added it).
+    QueueAdd {
+        entry: String,
+        film: Box<FilmCard>,
+    },
+    QueueVote {
+        entry: String,
+        vote: bool,
+    },
+    QueueRemove {
+        entry: String,
+    },
+    /// The event's user wants to skip the film on now (or no longer does).
+    SkipVote {
+        skip: bool,
+    },
+    /// The film ended: `entry` starts at server time `starts_at` unless someone cancels.
+    NextUp {
+        entry: String,
+        film: Box<FilmCard>,
+        starts_at: i64,
+    },
+    NextCancelled,
+    /// The room changed film: `film` starts from its beginning (at the playback state sent with
+    /// this event); `entry` is the queue entry it came from.
+    NowPlaying {
+        entry: Option<String>,
+        film: Box<FilmCard>,
+    },
 }
 
 impl EventKind {
@@ -267,6 +370,13 @@ impl EventKind {
             EventKind::End => "end",
             EventKind::Hold { .. } => "hold",
             EventKind::Resume { .. } => "resume",
+            EventKind::QueueAdd { .. } => "queue_add",
+            EventKind::QueueVote { .. } => "queue_vote",
+            EventKind::QueueRemove { .. } => "queue_remove",
+            EventKind::SkipVote { .. } => "skip_vote",
+            EventKind::NextUp { .. } => "next_up",
+            EventKind::NextCancelled => "next_cancelled",
+            EventKind::NowPlaying { .. } => "now_playing",
         }
     }
 
@@ -314,6 +424,133 @@ pub struct Snapshot {
     pub holding: bool,
     /// The room's last sequence number.
     pub seq: i64,
+    /// What the room is choosing from and what it has played.
+    #[serde(default)]
+    pub queue: QueueState,
+}
+
+/// An entry of a room's queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub id: String,
+    pub film: FilmCard,
+    /// Who added it (none once their account is gone).
+    pub added_by: Option<String>,
+    pub added_name: Option<String>,
+    pub added_at: i64,
+    /// Who voted for it.
+    pub votes: Vec<String>,
+}
+
+/// The countdown to the next film.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextUp {
+    pub entry: String,
+    pub film: FilmCard,
+    /// Server time it starts, ms since the epoch.
+    pub at: i64,
+}
+
+/// A film the room put on, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Played {
+    pub film: FilmCard,
+    pub at: i64,
+}
+
+/// The room's choosing: the film on now (none while the room is still choosing), the queue,
+/// who wants to skip, the countdown, and what it has played, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueState {
+    pub film: Option<FilmCard>,
+    pub entries: Vec<QueueEntry>,
+    pub skips: Vec<String>,
+    pub next: Option<NextUp>,
+    pub played: Vec<Played>,
+}
+
+impl QueueState {
+    /// The queue in its order: most votes first, then the earliest added.
+    pub fn ordered(&self) -> Vec<QueueEntry> {
+        let mut entries = self.entries.clone();
+        entries.sort_by(|a, b| {
+            b.votes
+                .len()
+                .cmp(&a.votes.len())
+                .then(a.added_at.cmp(&b.added_at))
+                .then(a.id.cmp(&b.id))
+        });
+        entries
+    }
+
+    /// Applies one event of the room's (those that are not about the queue change nothing).
+    /// Applying an event already reflected changes nothing either, so a welcome's state and
+    /// the events that came with it can be taken in any overlap.
+    pub fn apply(&mut self, event: &RoomEvent) {
+        let user = event.user.as_deref();
+        match &event.kind {
+            EventKind::QueueAdd { entry, film } if !self.entries.iter().any(|e| &e.id == entry) => {
+                self.entries.push(QueueEntry {
+                    id: entry.clone(),
+                    film: (**film).clone(),
+                    added_by: event.user.clone(),
+                    added_name: event.name.clone(),
+                    added_at: event.at,
+                    votes: Vec::new(),
+                });
+            }
+            EventKind::QueueVote { entry, vote } => {
+                let (Some(e), Some(user)) =
+                    (self.entries.iter_mut().find(|e| &e.id == entry), user)
+                else {
+                    return;
+                };
+                e.votes.retain(|v| v != user);
+                if *vote {
+                    e.votes.push(user.to_owned());
+                }
+            }
+            EventKind::QueueRemove { entry } => self.entries.retain(|e| &e.id != entry),
+            EventKind::SkipVote { skip } => {
+                let Some(user) = user else { return };
+                self.skips.retain(|v| v != user);
+                if *skip {
+                    self.skips.push(user.to_owned());
+                }
+            }
+            EventKind::NextUp {
+                entry,
+                film,
+                starts_at,
+            } => {
+                self.next = Some(NextUp {
+                    entry: entry.clone(),
+                    film: (**film).clone(),
+                    at: *starts_at,
+                })
+            }
+            EventKind::NextCancelled => self.next = None,
+            EventKind::NowPlaying { entry, film } => {
+                if let Some(entry) = entry {
+                    self.entries.retain(|e| &e.id != entry);
+                }
+                self.skips.clear();
+                self.next = None;
+                self.film = Some((**film).clone());
+                if !self
+                    .played
+                    .iter()
+                    .any(|p| p.at == event.at && p.film.id == film.id)
+                {
+                    self.played.push(Played {
+                        film: (**film).clone(),
+                        at: event.at,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// What the server says.
@@ -324,7 +561,7 @@ pub enum ServerMsg {
     /// on a first connect or after a long absence, the latest page with `more` set).
     Welcome {
         v: u32,
-        snapshot: Snapshot,
+        snapshot: Box<Snapshot>,
         events: Vec<RoomEvent>,
         more: bool,
     },
@@ -485,5 +722,131 @@ mod tests {
         let json = serde_json::to_string(&msg).unwrap();
         assert_eq!(json, r#"{"t":"error","error":"unavailable"}"#);
         assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg);
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use super::*;
+
+    fn film(id: &str) -> Box<FilmCard> {
+        Box::new(FilmCard {
+            id: id.into(),
+            title_en: id.into(),
+            title_ru: id.into(),
+            year: 1922,
+            genres: vec![],
+            duration_secs: 60,
+            playable: true,
+            poster: None,
+        })
+    }
+
+    fn event(seq: i64, user: &str, kind: EventKind) -> RoomEvent {
+        RoomEvent {
+            seq,
+            at: seq * 1000,
+            user: Some(user.into()),
+            name: None,
+            kind,
+        }
+    }
+
+    #[test]
+    fn queue_messages_are_checked() {
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"queue_vote","entry":"e1","vote":true}"#),
+            Ok(ClientMsg::QueueVote {
+                entry: "e1".into(),
+                vote: true
+            })
+        );
+        assert!(ClientMsg::parse(r#"{"t":"skip","skip":true}"#).is_ok_and(|m| m.is_queue()));
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"queue_add","film":""}"#),
+            Err(ProtoError::Malformed)
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"film_ended","duration":-1}"#),
+            Err(ProtoError::OutOfRange)
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"t":"film_ended","duration":"NaN"}"#),
+            Err(ProtoError::Malformed)
+        );
+    }
+
+    #[test]
+    fn the_queue_state_follows_events_and_taking_one_twice_changes_nothing() {
+        let events = [
+            event(
+                1,
+                "a",
+                EventKind::QueueAdd {
+                    entry: "e1".into(),
+                    film: film("f1"),
+                },
+            ),
+            event(
+                2,
+                "a",
+                EventKind::QueueAdd {
+                    entry: "e2".into(),
+                    film: film("f2"),
+                },
+            ),
+            event(
+                3,
+                "b",
+                EventKind::QueueVote {
+                    entry: "e2".into(),
+                    vote: true,
+                },
+            ),
+            event(
+                4,
+                "c",
+                EventKind::QueueVote {
+                    entry: "e2".into(),
+                    vote: true,
+                },
+            ),
+            event(
+                5,
+                "c",
+                EventKind::QueueVote {
+                    entry: "e2".into(),
+                    vote: false,
+                },
+            ),
+            event(6, "b", EventKind::SkipVote { skip: true }),
+        ];
+        let mut state = QueueState::default();
+        for e in &events {
+            state.apply(e);
+        }
+        let order: Vec<String> = state.ordered().into_iter().map(|e| e.id).collect();
+        assert_eq!(order, ["e2", "e1"], "most votes first");
+        assert_eq!(state.ordered()[0].votes, ["b"]);
+        let once = state.clone();
+        for e in &events {
+            state.apply(e);
+        }
+        assert_eq!(
+            state, once,
+            "a welcome's state and its events overlap harmlessly"
+        );
+        state.apply(&event(
+            7,
+            "b",
+            EventKind::NowPlaying {
+                entry: Some("e2".into()),
+                film: film("f2"),
+            },
+        ));
+        assert_eq!(state.film.as_ref().map(|f| f.id.as_str()), Some("f2"));
+        assert!(state.skips.is_empty());
+        assert_eq!(state.entries.len(), 1);
+        assert_eq!(state.played.len(), 1);
     }
 }

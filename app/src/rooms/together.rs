@@ -43,6 +43,7 @@ pub fn WatchTogether(
     let password = RwSignal::new(String::new());
     let starts = RwSignal::new(String::new());
     let limit = RwSignal::new(domain::DEFAULT_LIMIT.to_string());
+    let choose = RwSignal::new(false);
     let here = format!("/films/{film_id}?together=1");
     let film = StoredValue::new(film_id);
     Effect::new(move |_| {
@@ -61,6 +62,7 @@ pub fn WatchTogether(
             password: is_private.then(|| password.get_untracked()),
             starts_at: local_input_to_ms(&starts.get_untracked()),
             max_participants: limit.get_untracked().trim().parse().ok(),
+            choose: choose.get_untracked(),
         });
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -88,6 +90,15 @@ pub fn WatchTogether(
                 <form id="together-panel" class="together-panel" on:submit=submit>
                     <FriendChoices friends chosen />
                     <crate::recs::GroupIdeas chosen pick />
+                    <div class="check">
+                        <input
+                            type="checkbox"
+                            id="together-choose"
+                            prop:checked=move || choose.get()
+                            on:change=move |ev| choose.set(event_target_checked(&ev))
+                        />
+                        <label for="together-choose">{t!(i18n, choose_together)}</label>
+                    </div>
                     <RoomSettings private password starts limit />
                     <button type="submit" class="primary" disabled=move || start.pending().get()>
                         {move || if chosen.with(BTreeSet::is_empty) {

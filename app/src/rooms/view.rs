@@ -7,6 +7,7 @@ use super::domain::Phase;
 use super::live::Live;
 use super::page::{reload, RoomMeta};
 use super::player::SyncPlayer;
+use super::queue::{ChoosingStage, UpNext, WatchedHere};
 use super::*;
 use crate::dates::LocalTime;
 use crate::friends::Avatar;
@@ -23,8 +24,6 @@ use std::collections::BTreeSet;
 pub(super) fn RoomView(view: RoomView) -> impl IntoView {
     let i18n = use_i18n();
     let v = view;
-    let film = v.film.clone();
-    let film_title = move || film.title(i18n.get_locale()).to_owned();
     // Before a scheduled start: tick each second from the server's clock, then the browser's.
     let now = RwSignal::new(v.server_now);
     Effect::new(move |_| {
@@ -61,6 +60,17 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
     }));
     let owner_controls = v.i_own && v.phase != Phase::Ended;
     let call_names = shown.clone();
+    let queue_names = StoredValue::new(shown.clone());
+    // The film on now: the page's until the channel says, then the channel's (none while the
+    // room is still choosing).
+    let (first_film, first_choosing) = (v.film.clone(), v.choosing);
+    let on_now = Memo::new(move |_| {
+        if live.welcomed() {
+            live.queue.with(|q| q.film.clone())
+        } else {
+            (!first_choosing).then(|| first_film.clone())
+        }
+    });
     view! {
         <RoomMeta
             film=Some(v.film.clone())
@@ -73,7 +83,15 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
             <header class="room-head">
                 <h1>{move || name.get()}</h1>
                 <p class="room-film">
-                    <A href=format!("/films/{}", v.film.id)>{film_title}</A>
+                    {move || match on_now.get() {
+                        Some(film) => view! {
+                            <A href=format!("/films/{}", film.id)>
+                                {film.title(i18n.get_locale()).to_owned()}
+                            </A>
+                        }
+                        .into_any(),
+                        None => view! { <span>{t!(i18n, choosing_together)}</span> }.into_any(),
+                    }}
                     " · "
                     {if v.private {
                         view! { <span class="chip">{t!(i18n, private_chip)}</span> }.into_any()
@@ -85,7 +103,7 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
             <div class="room-grid">
                 <div class="room-main">
                     <div class="room-stage">
-                        <Stage view=v.clone() phase now live gain=call.film_gain />
+                        <Stage view=v.clone() phase now live gain=call.film_gain on_now />
                     </div>
                     {(!v.purged).then(|| view! {
                         <Show when=move || !live.ended.get()>
@@ -95,6 +113,9 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
                 </div>
                 <aside class="room-side">
                     <Participants view=v.clone() shown=shown.clone() live owner_controls />
+                    {(!v.purged && v.phase != Phase::Ended).then(|| view! {
+                        <UpNext live code=v.code.clone() names=queue_names i_own=v.i_own />
+                    })}
                     <section class="chat-pane" aria-labelledby="chat-title">
                         <h2 id="chat-title">{t!(i18n, chat)}</h2>
                         {if v.purged {
@@ -108,6 +129,7 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
             <div class="room-info">
                 <ShareLinks url=v.url.clone() key_url=v.key_url.clone() has_password=v.has_password />
                 <RoomFacts view=v.clone() />
+                <WatchedHere live />
                 {owner_controls.then(|| view! {
                     <OwnerControls code=v.code.clone() name locked=v.controls_locked private=v.private />
                 })}
@@ -120,6 +142,7 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
 /// whether it is ready.
 #[derive(Debug, Clone, PartialEq)]
 struct StageMedia {
+    film_id: String,
     renditions: Vec<crate::catalog::Rendition>,
     subtitles: Vec<crate::catalog::SubtitleTrack>,
     previews: Option<String>,
@@ -130,6 +153,7 @@ struct StageMedia {
 impl StageMedia {
     fn of(view: &RoomView) -> Self {
         StageMedia {
+            film_id: view.film.id.clone(),
             renditions: view.renditions.clone(),
             subtitles: view.subtitles.clone(),
             previews: view.previews.clone(),
@@ -152,6 +176,8 @@ fn Stage(
     live: Live,
     /// The film's share of its chosen volume (the call lowers it while people talk).
     gain: RwSignal<f64>,
+    /// The film on now (none while the room is choosing).
+    on_now: Memo<Option<crate::catalog::FilmCard>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let v = view;
@@ -185,8 +211,30 @@ fn Stage(
             }
         });
     }
+    // The room changed film: fetch the new one's files (and signed URLs).
+    Effect::new(move |_| {
+        if let Some(film) = on_now.get() {
+            if media.with_untracked(|m| m.film_id != film.id) {
+                refresh();
+            }
+        }
+    });
     let on_expired = Callback::new(move |_: ()| refresh());
     move || match phase.get() {
+        Phase::Live if on_now.with(Option::is_none) => view! { <ChoosingStage live /> }.into_any(),
+        Phase::Live
+            if on_now.with(|f| {
+                f.as_ref()
+                    .is_some_and(|f| media.with(|m| m.film_id != f.id))
+            }) =>
+        {
+            view! {
+                <div class="room-preparing">
+                    <p role="status">{t!(i18n, loading_next_film)}</p>
+                </div>
+            }
+            .into_any()
+        }
         Phase::Scheduled => {
             let at = v.starts_at.unwrap_or_default();
             view! { <Countdown at now poster=v.film.poster_url() /> }.into_any()

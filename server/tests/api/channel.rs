@@ -9,17 +9,17 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const FILM: &str = "metropolis-1927";
 
-async fn person(app: &TestApp, username: &str) -> Person {
+pub(crate) async fn person(app: &TestApp, username: &str) -> Person {
     signed_in(app, username, username).await
 }
 
 /// A public room owned by `owner` that everyone in `others` has joined.
-async fn room(app: &TestApp, owner: &Person, others: &[&Person]) -> String {
+pub(crate) async fn room(app: &TestApp, owner: &Person, others: &[&Person]) -> String {
     let code = json_of(app, &owner.client, "rooms/start", &[("film_id", FILM)]).await;
     let code = code.as_str().unwrap().to_owned();
     for p in others {
@@ -52,7 +52,7 @@ async fn dial(
 }
 
 /// Connects as `who` from the app's own origin and says hello; the welcome.
-async fn connect(app: &TestApp, code: &str, who: &Person, last_seq: i64) -> (Ws, Value) {
+pub(crate) async fn connect(app: &TestApp, code: &str, who: &Person, last_seq: i64) -> (Ws, Value) {
     let mut ws = dial(app, code, Some(&who.cookie), Some(&app.address))
         .await
         .expect("a member connects");
@@ -61,13 +61,13 @@ async fn connect(app: &TestApp, code: &str, who: &Person, last_seq: i64) -> (Ws,
     (ws, welcome)
 }
 
-async fn send(ws: &mut Ws, msg: Value) {
+pub(crate) async fn send(ws: &mut Ws, msg: Value) {
     ws.send(Message::Text(msg.to_string().into()))
         .await
         .unwrap();
 }
 
-async fn next(ws: &mut Ws) -> Value {
+pub(crate) async fn next(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -81,7 +81,7 @@ async fn next(ws: &mut Ws) -> Value {
 }
 
 /// The next message of type `t`, skipping others (presence, playback).
-async fn next_of(ws: &mut Ws, t: &str) -> Value {
+pub(crate) async fn next_of(ws: &mut Ws, t: &str) -> Value {
     loop {
         let msg = next(ws).await;
         if msg["t"] == t {

@@ -14,6 +14,7 @@ mod library;
 mod opinions;
 mod own_videos;
 mod playback;
+mod queue;
 mod recs;
 mod rooms;
 mod security;

@@ -359,7 +359,15 @@ impl Hub {
             EventKind::Remove { user } => Some(user.clone()),
             _ => None,
         };
+        let new_film = matches!(event.kind, EventKind::NowPlaying { .. });
         self.send(room_id, seq, &ServerMsg::Event(event), removes);
+        // A new film: any wait for a stalled player of the old one is over.
+        if new_film {
+            let room = lock(&self.rooms).get(room_id).cloned();
+            if let Some(room) = room.filter(|room| room.interrupt_hold()) {
+                self.send_presence(room_id, &room);
+            }
+        }
     }
 
     /// Sends the playback state that the event `seq` led to.
@@ -384,6 +392,13 @@ impl Hub {
                 let _ = room.tx.send(Arc::new(Outgoing { seq, json, removes }));
             }
         }
+    }
+
+    /// Who is connected to the room on this node now.
+    pub fn present_users(&self, room_id: &str) -> Vec<String> {
+        let room = lock(&self.rooms).get(room_id).cloned();
+        room.map(|r| r.present().into_iter().map(|p| p.user).collect())
+            .unwrap_or_default()
     }
 
     /// Forgets a room nobody is connected to.

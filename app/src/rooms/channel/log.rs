@@ -8,6 +8,7 @@
 //! event is published makes, on one node, the publish order the sequence order.
 
 use super::hub::{self, Hub};
+use super::queue::QueueChange;
 use super::Parts;
 use crate::accounts::User;
 use crate::dates::now_ms;
@@ -23,6 +24,9 @@ pub enum LogError {
     /// The room has ended (or is gone): it is read-only.
     #[error("the room has ended")]
     Ended,
+    /// The room's rules refuse it (a full queue, an entry gone, not the owner…).
+    #[error("refused: {0:?}")]
+    Refused(crate::rooms::protocol::ProtoError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -31,6 +35,7 @@ impl From<LogError> for AppError {
     fn from(e: LogError) -> Self {
         match e {
             LogError::Ended => AppError::RoomEnded,
+            LogError::Refused(_) => AppError::Forbidden,
             LogError::Db(e) => e.into(),
         }
     }
@@ -81,6 +86,8 @@ enum Change<'a> {
     Event(EventKind, Option<RoomUpdate>),
     /// Whatever the transition makes of the room's playback (nothing, perhaps).
     Playback(Transition<'a>),
+    /// A change to the room's queue or its film, decided by `queue` from the room's state.
+    Queue(QueueChange<'a>),
 }
 
 /// The one path every event takes (see the module's comment). `user` and `client_id` say who
@@ -108,6 +115,15 @@ async fn write(
     let seq = next_seq(&mut tx, room_id).await?;
     let (kind, update, playback) = match change {
         Change::Event(kind, update) => (kind, update, None),
+        Change::Queue(change) => {
+            match super::queue::decide(&mut tx, room_id, user, change, seq, now).await? {
+                Some((kind, playback)) => (kind, None, playback),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Written::Unchanged);
+                }
+            }
+        }
         Change::Playback(transition) => {
             let current = playback_of(&mut tx, room_id).await?;
             match transition.apply(current, now as f64) {
@@ -207,6 +223,26 @@ pub(super) async fn write_hold(app: &Parts, room_id: &str, user: &User) -> Resul
     let change = Change::Playback(Transition::Hold);
     let written = write_now(app, room_id, Some(user), change).await?;
     Ok(matches!(written, Written::New(_)))
+}
+
+/// A change to the room's queue or its film, as `user` (none: the room's own countdown).
+pub(super) async fn write_queue(
+    db: &Db,
+    hub: &Hub,
+    room_id: &str,
+    user: Option<&User>,
+    change: QueueChange<'_>,
+) -> Result<Written, LogError> {
+    write(
+        db,
+        hub,
+        room_id,
+        user,
+        None,
+        Change::Queue(change),
+        now_ms(),
+    )
+    .await
 }
 
 /// Ends a hold: playback goes on (if it is still paused).
@@ -370,7 +406,7 @@ impl From<PlaybackRow> for Playback {
     }
 }
 
-async fn playback_of(
+pub(super) async fn playback_of(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
 ) -> Result<Playback, sqlx::Error> {

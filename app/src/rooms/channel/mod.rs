@@ -16,11 +16,13 @@
 mod admission;
 mod hub;
 mod log;
+mod queue;
 mod socket;
 
 pub use admission::upgrade;
 pub use hub::Hub;
 pub use log::{append, apply, end_room, write_control, write_event, LogError, RoomUpdate, Written};
+pub use queue::{start_due, state as queue_state};
 
 use crate::accounts::session::SignOuts;
 use crate::config::AppConfig;

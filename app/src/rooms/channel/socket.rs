@@ -8,9 +8,10 @@
 
 use super::hub::{Outgoing, RoomHub};
 use super::log::{
-    events_page, note_active, room_row, write_control, write_event, write_hold, write_resume,
-    Bound, LogError, Written,
+    events_page, note_active, room_row, write_control, write_event, write_hold, write_queue,
+    write_resume, Bound, LogError, Written,
 };
+use super::queue::{self, QueueChange};
 use super::Parts;
 use crate::accounts::session::SignOut;
 use crate::accounts::User;
@@ -151,10 +152,13 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         let (events, more) = events_page(db, &self.room_id, Bound::After(after), PAGE)
             .await
             .map_err(|e| unavailable(&e, "welcome failed"))?;
+        let queue = queue::state(db, &self.room_id)
+            .await
+            .map_err(|e| unavailable(&e, "welcome failed"))?;
         self.sent = events.last().map_or(after.max(0), |e| e.seq);
         Ok(ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
-            snapshot: Snapshot {
+            snapshot: Box::new(Snapshot {
                 me: self.user.id.clone(),
                 owner: row.owner_id,
                 playback: row.playback,
@@ -163,7 +167,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                 present: self.room.present(),
                 holding: self.room.holding(),
                 seq: row.last_seq,
-            },
+                queue,
+            }),
             events,
             more,
         })
@@ -369,6 +374,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             | ClientMsg::CallSubscribeAnswer { .. }
             | ClientMsg::CallCandidate { .. }
             | ClientMsg::CallMute { .. }) => self.call_message(call).await,
+            choice if choice.is_queue() => self.choose(choice).await,
             control => self.control(control).await,
         };
         result.unwrap_or_else(|e| vec![error(e)])
@@ -516,6 +522,38 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         Ok(vec![])
     }
 
+    /// The queue, votes, skips and the next film: decided in the room log's transaction.
+    async fn choose(&mut self, msg: ClientMsg) -> Result<Vec<ServerMsg>, ProtoError> {
+        if !self.room.take_control_token(&self.user.id) {
+            return Err(ProtoError::RateLimited);
+        }
+        let present: Vec<String> = self.room.present().into_iter().map(|p| p.user).collect();
+        let change = match &msg {
+            ClientMsg::QueueAdd { film } => QueueChange::Add { film },
+            ClientMsg::QueueVote { entry, vote } => QueueChange::Vote { entry, vote: *vote },
+            ClientMsg::QueueRemove { entry } => QueueChange::Remove { entry },
+            ClientMsg::PlayNow { entry } => QueueChange::PlayNow { entry },
+            ClientMsg::Skip { skip } => QueueChange::Skip {
+                skip: *skip,
+                present: &present,
+            },
+            ClientMsg::FilmEnded { duration } => QueueChange::Ended {
+                duration_ms: *duration,
+                countdown_ms: self.app.config.next_countdown.as_millis() as i64,
+            },
+            ClientMsg::CancelNext => QueueChange::Cancel,
+            _ => return Err(ProtoError::Malformed),
+        };
+        let app = &self.app;
+        let written = write_queue(&app.db, &app.hub, &self.room_id, Some(&self.user), change)
+            .await
+            .map_err(|e| refused(e, "queue change not written"))?;
+        if matches!(msg, ClientMsg::FilmEnded { .. }) && matches!(written, Written::New(_)) {
+            queue::count_down(app, &self.room_id).await;
+        }
+        Ok(vec![])
+    }
+
     /// Chat and reactions: refused in an ended room; a retried chat message is not written
     /// twice — its sender gets the original back.
     async fn say(
@@ -591,7 +629,7 @@ async fn hold_for(app: &Parts, room_id: &str, room: &Arc<RoomHub>, user: &User) 
     match write_hold(app, room_id, user).await {
         Ok(true) => {}
         // Paused already, or the room ended: nothing to hold.
-        Ok(false) | Err(LogError::Ended) => return,
+        Ok(false) | Err(LogError::Ended | LogError::Refused(_)) => return,
         Err(LogError::Db(e)) => {
             tracing::warn!(error = %e, "room channel: hold not written");
             return;
@@ -647,6 +685,7 @@ fn unavailable(e: &sqlx::Error, what: &str) -> ProtoError {
 fn refused(e: LogError, what: &str) -> ProtoError {
     match e {
         LogError::Ended => ProtoError::RoomEnded,
+        LogError::Refused(why) => why,
         LogError::Db(e) => unavailable(&e, what),
     }
 }

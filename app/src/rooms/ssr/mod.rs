@@ -46,6 +46,9 @@ pub struct NewRoom<'a> {
     pub max_participants: Option<i64>,
     /// The film is the owner's own video, made for this room (others' own videos are refused).
     pub own_video: bool,
+    /// "We'll choose together": the film is only the queue's first suggestion; nothing plays
+    /// until the room picks.
+    pub choose: bool,
 }
 
 /// A film's titles, for a new room's name.
@@ -113,8 +116,9 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
     for attempt in 0.. {
         let inserted = sqlx::query(
             "INSERT INTO rooms (id, code, film_id, owner_id, name, max_participants, created_at, \
-                                is_private, password_hash, access_key, starts_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (code) DO NOTHING",
+                                is_private, password_hash, access_key, starts_at, choosing) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (code) DO NOTHING",
         )
         .bind(&room_id)
         .bind(&code)
@@ -127,6 +131,7 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
         .bind(password_hash.clone())
         .bind(access_key.clone())
         .bind(starts_at)
+        .bind(i64::from(new.choose))
         .execute(&mut *tx)
         .await
         .on_missing_ref(AppError::NotFound)?
@@ -138,6 +143,30 @@ pub async fn create(new: NewRoom<'_>) -> Result<String, AppError> {
             return Err(AppError::Internal);
         }
         code = new_code();
+    }
+    // The film is on from the start ("Watched here" lists it), or the queue's first entry.
+    let first_at = starts_at.unwrap_or(now);
+    if new.choose {
+        sqlx::query(
+            "INSERT INTO room_queue (room_id, id, film_id, added_by, added_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&room_id)
+        .bind(uuid::Uuid::new_v4().simple().to_string()[..12].to_owned())
+        .bind(new.film_id)
+        .bind(&me.id)
+        .bind(first_at)
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO room_plays (room_id, seq, film_id, started_at) VALUES ($1, 0, $2, $3)",
+        )
+        .bind(&room_id)
+        .bind(new.film_id)
+        .bind(first_at)
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::query(
         "INSERT INTO room_members (room_id, user_id, invited_by, invited_at, joined_at) \
@@ -188,6 +217,7 @@ struct Room {
     controls_locked: bool,
     max_participants: i64,
     created_at: i64,
+    choosing: bool,
 }
 
 impl Room {
@@ -214,6 +244,7 @@ struct RoomRow {
     controls_locked: Flag,
     max_participants: i64,
     created_at: i64,
+    choosing: Flag,
 }
 
 impl From<RoomRow> for Room {
@@ -233,6 +264,7 @@ impl From<RoomRow> for Room {
             controls_locked: row.controls_locked.0,
             max_participants: row.max_participants,
             created_at: row.created_at,
+            choosing: row.choosing.0,
         }
     }
 }
@@ -243,7 +275,8 @@ async fn room_by_code(code: &str) -> Result<Room, AppError> {
     }
     let row = sqlx::query_as::<_, RoomRow>(
         "SELECT id, code, film_id, owner_id, name, is_private, password_hash, access_key, \
-                starts_at, ended_at, purged_at, controls_locked, max_participants, created_at \
+                starts_at, ended_at, purged_at, controls_locked, max_participants, created_at, \
+                choosing \
          FROM rooms WHERE code = $1",
     )
     .bind(code)
@@ -435,6 +468,7 @@ async fn view(room: &Room, me: &User) -> Result<RoomView, AppError> {
         ended_at: room.ended_at,
         purged: room.purged,
         controls_locked: room.controls_locked,
+        choosing: room.choosing,
         max_participants: room.max_participants,
         participants: members.iter().filter(|m| m.joined).count() as i64,
         members,
@@ -517,6 +551,21 @@ pub async fn video(code: &str) -> Result<Readiness, AppError> {
         Standing::Stranger | Standing::Removed => return Err(AppError::Forbidden),
     }
     Ok(crate::library::own::readiness(&db(), &room.film_id).await?)
+}
+
+/// "Ideas for all of you" in a room: films for the signed-in member and everyone connected to
+/// the room now (members only; the answer names no one).
+pub async fn ideas(code: &str) -> Result<Vec<crate::catalog::FilmCard>, AppError> {
+    let me = require_user().await?;
+    let room = room_by_code(code).await?;
+    if standing(&room.id, &me.id).await? != Standing::Joined {
+        return Err(AppError::Forbidden);
+    }
+    let hub: std::sync::Arc<crate::rooms::channel::Hub> = leptos::prelude::expect_context();
+    let present = hub.present_users(&room.id);
+    let mut people: Vec<&str> = vec![me.id.as_str()];
+    people.extend(present.iter().map(String::as_str).filter(|u| *u != me.id));
+    crate::recs::ssr::ideas_for(&db(), &people).await
 }
 
 /// Is this request a page load (`GET`) rather than a server function call?
