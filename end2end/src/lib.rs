@@ -270,7 +270,7 @@ impl Browser {
         Ok(())
     }
 
-    async fn wait_for(&self, xpath: &str) -> Result<Element> {
+    pub async fn wait_for(&self, xpath: &str) -> Result<Element> {
         Ok(self
             .client
             .wait()

@@ -1,6 +1,8 @@
 //! Three people in one room (issue 6): Vasily pauses and the others are paused at his frame
 //! within a second; Petr seeks and everyone is there (and Vasily's J key takes them all back); Vasily's "hello" is read by Masha, who
-//! comes later; Petr's reload puts him back in sync — real Chromium, the release build.
+//! comes later; Petr's reload puts him back in sync. And choosing together (issue 22): a queue,
+//! votes, a majority's skip and the next film starting for all three at once — real Chromium,
+//! the release build.
 
 use end2end::{Browser, Result, Server};
 use fantoccini::Locator;
@@ -214,6 +216,133 @@ async fn three_people_play_pause_seek_and_talk_as_one() -> Result {
         (v - p).abs() <= 0.1 && (v - m).abs() <= 0.1,
         "after Petr's reload: Vasily {v:.3}, Petr {p:.3}, Masha {m:.3}"
     );
+
+    vasily.close().await?;
+    petr.close().await?;
+    masha.close().await
+}
+
+/// Which film this browser's room video plays (its source's file name), if any.
+async fn playing_file(browser: &Browser) -> Result<String> {
+    let src = browser
+        .client
+        .execute(
+            "const v = document.querySelector('video.room-video');
+             return v ? (v.currentSrc || '') : '';",
+            vec![],
+        )
+        .await?;
+    Ok(src.as_str().unwrap_or_default().to_owned())
+}
+
+/// The vote count shown on the queue entry for `title`.
+async fn votes_shown(browser: &Browser, title: &str) -> Result<Option<i64>> {
+    let count = browser
+        .client
+        .execute(
+            "const b = document.querySelector(`button[aria-label=\"Vote for ${arguments[0]}\"]`);
+             return b ? b.querySelector('.vote-count').textContent : null;",
+            vec![serde_json::json!(title)],
+        )
+        .await?;
+    Ok(count.as_str().and_then(|c| c.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn three_people_queue_vote_skip_and_move_to_the_next_film_as_one() -> Result {
+    let server = Server::start().await?;
+    let vasily = person(&server, "vasily", "Василий").await?;
+    let petr = person(&server, "petr", "Пётр").await?;
+    let masha = person(&server, "masha", "Маша").await?;
+    let room = vasily.create_room_at(&server.url).await?.to_string();
+    settled(&vasily).await?;
+    for b in [&petr, &masha] {
+        b.goto(&room).await?;
+        b.wait_hydrated().await?;
+        settled(b).await?;
+    }
+    vasily.wait_text_in(".chat-log", "Маша joined").await?;
+
+    // Vasily adds two films from "Find a film".
+    vasily
+        .wait_for("//summary[normalize-space(.)='Add to queue']")
+        .await?
+        .click()
+        .await?;
+    for (search, choice) in [
+        ("Nosferatu", "Nosferatu (1922)"),
+        ("General", "The General (1926)"),
+    ] {
+        vasily.fill("Find a film", search).await?;
+        vasily.click_button(choice).await?;
+        vasily
+            .wait_text_in(
+                ".chat-log",
+                &format!("Василий added {} to the queue", &choice[..choice.len() - 7]),
+            )
+            .await?;
+    }
+    // Petr and Masha vote for the second; everyone sees its two votes.
+    for b in [&petr, &masha] {
+        b.labelled("Vote for The General").await?.click().await?;
+    }
+    for b in [&vasily, &petr, &masha] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while votes_shown(b, "The General").await? != Some(2) {
+            if Instant::now() > deadline {
+                return Err("the two votes never showed".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Vasily plays Metropolis; Petr and Masha — a majority of three — skip it.
+    vasily.labelled("Play").await?.click().await?;
+    until(&vasily, Duration::from_secs(5), "playing", |paused, p| {
+        !paused && p > 0.3
+    })
+    .await?;
+    for b in [&petr, &masha] {
+        b.wait_for("//button[contains(@class, 'skip') and @aria-pressed='false']")
+            .await?
+            .click()
+            .await?;
+        b.wait_for("//button[contains(@class, 'skip') and @aria-pressed='true'] | //li[contains(@class, 'now-playing')]")
+            .await?;
+    }
+    // The General (the most votes) starts for all three, from its beginning, together.
+    for b in [&vasily, &petr, &masha] {
+        b.wait_text_in(".chat-log", "Now playing: The General")
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !playing_file(b).await?.contains("the-general-1926") {
+            if Instant::now() > deadline {
+                return Err("the next film never loaded".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        until(
+            b,
+            Duration::from_secs(10),
+            "the next film plays",
+            |paused, p| !paused && p > 0.2,
+        )
+        .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, _, now) = video(&vasily).await?;
+    let v = position_at(&vasily, now).await?;
+    let p = position_at(&petr, now).await?;
+    let m = position_at(&masha, now).await?;
+    assert!(
+        (v - p).abs() <= 0.1 && (v - m).abs() <= 0.1,
+        "after the switch: Vasily {v:.3}, Petr {p:.3}, Masha {m:.3}"
+    );
+    assert!(v < 10.0, "The General started from its beginning: {v:.3}");
+    // Metropolis is in "Watched here"; the queue keeps Nosferatu.
+    for b in [&vasily, &petr, &masha] {
+        b.wait_text_in(".watched-here", "Metropolis").await?;
+        b.labelled("Vote for Nosferatu").await?;
+    }
 
     vasily.close().await?;
     petr.close().await?;
