@@ -3,6 +3,10 @@
 //! machine's clock (one clock for every page, so no estimate is involved in the measurement) and
 //! the benchmark prints the spread of positions between pages: p50/p95/max, in ms.
 //!
+//! Then `--switches` changes of film (issue 22): the first page adds a film to the room's queue
+//! and presses "Play now"; the benchmark prints when each page's new film started (spread
+//! between pages, and how long after the press) and the position spread after it.
+//!
 //! `--delay-ms`/`--jitter-ms` put a delaying TCP proxy of its own between the browsers and the
 //! server (each direction, every chunk: delay + uniform jitter, order kept), as a slow link.
 //!
@@ -36,10 +40,26 @@ struct Args {
     jitter_ms: u64,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Changes of film through the queue after the commands (0: none).
+    #[arg(long, default_value_t = 3)]
+    switches: usize,
 }
 
-/// One page's log: (machine clock ms, position ms, paused).
-type Log = Vec<(f64, f64, bool)>;
+/// One page's log: (machine clock ms, position ms, paused, which film file plays).
+type Log = Vec<(f64, f64, bool, String)>;
+
+/// The films a switch puts on, in turn (the room starts with Metropolis), and their titles as
+/// "Find a film" lists them.
+const NEXT_FILMS: [(&str, &str, &str); 4] = [
+    ("nosferatu-1922", "Nosferatu", "Nosferatu (1922)"),
+    ("the-general-1926", "The General", "The General (1926)"),
+    (
+        "night-of-the-living-dead-1968",
+        "Night of the Living Dead",
+        "Night of the Living Dead (1968)",
+    ),
+    ("metropolis-1927", "Metropolis", "Metropolis (1927)"),
+];
 
 /// Logged in every page: the video's position and the machine's clock, 20 times a second.
 const RECORDER: &str = "
@@ -47,7 +67,8 @@ const RECORDER: &str = "
     setInterval(() => {
         const v = document.querySelector('video.room-video');
         if (v && v.readyState >= 1) {
-            window.__syncLog.push([performance.timeOrigin + performance.now(), v.currentTime * 1000, v.paused]);
+            const file = (v.currentSrc || '').split('/').pop();
+            window.__syncLog.push([performance.timeOrigin + performance.now(), v.currentTime * 1000, v.paused, file]);
         }
     }, 50);";
 
@@ -165,6 +186,28 @@ async fn main() -> Result {
         counts[0], counts[1], counts[2]
     );
 
+    // Changes of film: the first page (the owner) queues a film and presses "Play now".
+    let mut switches: Vec<(f64, &str)> = Vec::new();
+    if args.switches > 0 {
+        let owner = &pages[0];
+        owner
+            .wait_for("//summary[normalize-space(.)='Add to queue']")
+            .await?
+            .click()
+            .await?;
+    }
+    for n in 0..args.switches {
+        let (film, title, choice) = NEXT_FILMS[n % NEXT_FILMS.len()];
+        let owner = &pages[0];
+        owner.fill("Find a film", title).await?;
+        owner.click_button(choice).await?;
+        let play_now = owner.labelled(&format!("Play {title} now")).await?;
+        let at = now_ms(owner).await?;
+        play_now.click().await?;
+        switches.push((at, film));
+        tokio::time::sleep(Duration::from_millis(args.every_ms.max(6000))).await;
+    }
+
     let mut logs = Vec::new();
     for page in &pages {
         let raw = page
@@ -177,7 +220,12 @@ async fn main() -> Result {
             .iter()
             .filter_map(|s| {
                 let s = s.as_array()?;
-                Some((s[0].as_f64()?, s[1].as_f64()?, s[2].as_bool()?))
+                Some((
+                    s[0].as_f64()?,
+                    s[1].as_f64()?,
+                    s[2].as_bool()?,
+                    s[3].as_str()?.to_owned(),
+                ))
             })
             .collect();
         logs.push(log);
@@ -186,8 +234,12 @@ async fn main() -> Result {
         page.close().await?;
     }
 
+    let mut figures = serde_json::Map::new();
     for settle in [1000.0, 3000.0] {
-        let spreads = spreads(&logs, &commands, settle);
+        let until = switches.first().map_or(f64::MAX, |(t, _)| *t);
+        let spreads = spreads(&logs, &commands, settle, None, until);
+        let name = format!("spread_{}s", settle / 1000.0);
+        figures.insert(name, stats_json(&spreads));
         print_stats(
             &format!(
                 "position spread between pages ≥ {} s after a command",
@@ -196,7 +248,71 @@ async fn main() -> Result {
             spreads,
         );
     }
+    if !switches.is_empty() {
+        let (start_spreads, delays) = switch_starts(&logs, &switches);
+        figures.insert("switch_start_spread".into(), stats_json(&start_spreads));
+        figures.insert("switch_start_after".into(), stats_json(&delays));
+        print_stats("change of film: start spread between pages", start_spreads);
+        print_stats("change of film: start after the press", delays);
+        let times: Vec<f64> = switches.iter().map(|(t, _)| *t).collect();
+        let after = spreads(&logs, &times, 4000.0, Some(&switches), f64::MAX);
+        figures.insert("switch_spread_4s".into(), stats_json(&after));
+        print_stats(
+            "change of film: position spread ≥ 4 s after the press",
+            after,
+        );
+    }
+    println!("{}", serde_json::Value::Object(figures));
     Ok(())
+}
+
+/// For each change of film: when each page's new film started (the machine's time of its
+/// first sample playing the new file, less the position it had reached), the spread of those
+/// instants between pages, and how long after the press the last page started. A page that
+/// never played the new film fails the benchmark.
+fn switch_starts(logs: &[Log], switches: &[(f64, &str)]) -> (Vec<f64>, Vec<f64>) {
+    let (mut spreads, mut delays) = (Vec::new(), Vec::new());
+    for &(pressed, film) in switches {
+        let starts: Vec<f64> = logs
+            .iter()
+            .filter_map(|log| {
+                log.iter()
+                    .find(|(t, p, paused, file)| {
+                        *t > pressed && !paused && *p > 0.0 && file.starts_with(film)
+                    })
+                    .map(|(t, p, _, _)| t - p)
+            })
+            .collect();
+        if starts.len() < logs.len() {
+            println!(
+                "change to {film}: only {} of {} pages played it",
+                starts.len(),
+                logs.len()
+            );
+            continue;
+        }
+        let max = starts.iter().cloned().fold(f64::MIN, f64::max);
+        let min = starts.iter().cloned().fold(f64::MAX, f64::min);
+        spreads.push(max - min);
+        delays.push(max - pressed);
+    }
+    (spreads, delays)
+}
+
+/// p50/p95/max of a figure, for the JSON line.
+fn stats_json(values: &[f64]) -> serde_json::Value {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+    };
+    serde_json::json!({
+        "samples": v.len(),
+        "p50_ms": pick(0.5),
+        "p95_ms": pick(0.95),
+        "max_ms": v.last().copied(),
+    })
 }
 
 async fn now_ms(page: &Browser) -> Result<f64> {
@@ -210,17 +326,34 @@ async fn now_ms(page: &Browser) -> Result<f64> {
 
 /// At each of the first page's samples taken at least `settle` ms after the last command: every
 /// page's position at that instant (its nearest sample, moved on at speed 1 if playing), and
-/// the largest difference between two pages.
-fn spreads(logs: &[Log], commands: &[f64], settle: f64) -> Vec<f64> {
+/// the largest difference between two pages. With `films` (the changes of film), only samples
+/// of the film the last change put on count. Samples from `until` on are left out.
+fn spreads(
+    logs: &[Log],
+    commands: &[f64],
+    settle: f64,
+    films: Option<&[(f64, &str)]>,
+    until: f64,
+) -> Vec<f64> {
     let mut out = Vec::new();
     let Some((first, others)) = logs.split_first() else {
         return out;
     };
-    for &(t, position, _) in first {
+    for (t, position, _, file) in first {
+        let (t, position) = (*t, *position);
+        if t >= until {
+            continue;
+        }
         let last_command = commands.iter().rev().find(|&&c| c <= t);
         let Some(&last) = last_command else { continue };
         if t - last < settle {
             continue;
+        }
+        if let Some(films) = films {
+            let on = films.iter().rev().find(|(at, _)| *at <= t);
+            if !on.is_some_and(|(_, film)| file.starts_with(film)) {
+                continue;
+            }
         }
         let mut at = vec![position];
         let mut complete = true;
@@ -229,8 +362,8 @@ fn spreads(logs: &[Log], commands: &[f64], settle: f64) -> Vec<f64> {
                 .iter()
                 .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()));
             match nearest {
-                Some(&(t2, p2, paused2)) if (t2 - t).abs() <= 60.0 => {
-                    at.push(if paused2 { p2 } else { p2 + (t - t2) });
+                Some((t2, p2, paused2, file2)) if (t2 - t).abs() <= 60.0 && file2 == file => {
+                    at.push(if *paused2 { *p2 } else { p2 + (t - t2) });
                 }
                 _ => complete = false,
             }
