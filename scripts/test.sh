@@ -34,9 +34,10 @@ bash scripts/build.sh
 step "the browser WASM stays within its budget (brotli)"
 # Two budgets: the main module, which every page that is not a lazy route needs (Home, a film,
 # the catalog: 537 KB when the room and the library's pages were split off, from 689 KB for
-# everything), and the largest lazy page, the room (692 KB: the main module and its chunks).
+# everything), and the largest lazy page, the room (692 KB: the main module and its chunks;
+# 789 KB with the queue and voting, whose search and film cards the main module now shares).
 # Lower them as the WASM shrinks; issue 14 aims at 300 KB for the first page.
-cargo xtask wasm-size --main-budget-kb 560 --budget-kb 760
+cargo xtask wasm-size --main-budget-kb 570 --budget-kb 800
 
 step "browser tests (headless Chromium)"
 export KINO_BIN="${CARGO_TARGET_DIR:-target}/release/kino"
