@@ -178,12 +178,15 @@ pub fn sign(details: &mut FilmDetails, key: &SigningKey) {
 }
 
 /// Retention: the own videos of purged rooms lose their files and media (the film's row stays,
-/// so the ended room still opens and says its video was removed). Returns how many.
+/// so the ended room still opens and says its video was removed). A room that moved on to other
+/// films still played its own video, so `room_plays` (not the film on now) says whose it is.
+/// Returns how many.
 pub async fn forget_purged(db: &Db, library: &Library) -> Result<u64, sqlx::Error> {
     let films: Vec<String> = sqlx::query_scalar(
         "SELECT m.film_id FROM film_media m JOIN films f ON f.id = m.film_id \
-         WHERE f.personal = 1 AND EXISTS (SELECT 1 FROM rooms r WHERE r.film_id = f.id) \
-         AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.film_id = f.id AND r.purged_at IS NULL)",
+         WHERE f.personal = 1 AND EXISTS (SELECT 1 FROM room_plays p WHERE p.film_id = f.id) \
+         AND NOT EXISTS (SELECT 1 FROM room_plays p JOIN rooms r ON r.id = p.room_id \
+                         WHERE p.film_id = f.id AND r.purged_at IS NULL)",
     )
     .fetch_all(&db.pool)
     .await?;
