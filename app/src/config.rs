@@ -23,6 +23,38 @@ pub struct AppConfig {
     pub hashing_queue: usize,
     /// The media library: where files live, limits, how transcoding runs.
     pub media: MediaConfig,
+    /// This process among the nodes serving one database (random at each start): the rooms'
+    /// calls are recorded by it (`rooms::channel::call_home`).
+    pub node: String,
+    /// A TURN server the call's browsers may relay through (none: they reach the media server
+    /// directly).
+    pub turn: Option<TurnConfig>,
+}
+
+/// A TURN server (coturn with `use-auth-secret`) for people behind strict firewalls: each seat
+/// in a call gets credentials of its own that expire (`--turn-url`, `--turn-secret`).
+#[derive(Clone)]
+pub struct TurnConfig {
+    /// `turn:host:3478`, `turns:host:5349?transport=tcp`, …
+    pub urls: Vec<String>,
+    /// coturn's `static-auth-secret`.
+    pub secret: String,
+    /// How long a seat's credentials stay valid.
+    pub ttl: Duration,
+    /// Browsers send every call through the TURN server (`--turn-relay-only`), e.g. when only
+    /// it can reach the media server's port.
+    pub relay_only: bool,
+}
+
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret: settings end up in logs.
+        f.debug_struct("TurnConfig")
+            .field("urls", &self.urls)
+            .field("ttl", &self.ttl)
+            .field("relay_only", &self.relay_only)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The media library's settings (`--media-dir`, `--max-upload-mb`, …).
@@ -109,6 +141,8 @@ impl AppConfig {
             hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             hashing_queue: 64,
             media: MediaConfig::default(),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+            turn: None,
         }
     }
 }

@@ -107,6 +107,9 @@ pub(crate) enum Command {
     Stats {
         reply: Reply<Stats>,
     },
+    Calls {
+        reply: Reply<Vec<(String, usize)>>,
+    },
 }
 
 /// Binds the socket, validates the config and spawns the task.
@@ -752,6 +755,15 @@ impl Engine {
                     rtcs_alive: rtcs,
                     ..self.counters
                 }));
+            }
+            Command::Calls { reply } => {
+                let mut calls: Vec<(String, usize)> = self
+                    .calls
+                    .iter()
+                    .map(|(call, state)| (call.clone(), state.members.len()))
+                    .collect();
+                calls.sort();
+                let _ = reply.send(Ok(calls));
             }
         }
     }

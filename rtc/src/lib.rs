@@ -417,4 +417,9 @@ impl MediaServer {
     pub async fn stats(&self) -> Result<Stats, RtcError> {
         self.ask(|reply| engine::Command::Stats { reply }).await
     }
+
+    /// The calls this server holds now, by name, with how many participants each has.
+    pub async fn calls(&self) -> Result<Vec<(String, usize)>, RtcError> {
+        self.ask(|reply| engine::Command::Calls { reply }).await
+    }
 }

@@ -103,6 +103,32 @@ pub struct Config {
     #[arg(long, env = "KINO_RTC_PUBLIC_IP")]
     pub rtc_public_ip: Option<IpAddr>,
 
+    /// TURN servers for people behind strict firewalls (comma-separated, e.g.
+    /// `turn:turn.example.org:3478,turns:turn.example.org:5349`): coturn with `use-auth-secret`;
+    /// each seat in a call gets credentials that expire after an hour.
+    #[arg(
+        long,
+        env = "KINO_TURN_URL",
+        value_delimiter = ',',
+        value_parser = turn_url,
+        requires = "turn_secret"
+    )]
+    pub turn_url: Vec<String>,
+
+    /// coturn's `static-auth-secret`, shared with Kino to make the credentials.
+    #[arg(
+        long,
+        env = "KINO_TURN_SECRET",
+        hide_env_values = true,
+        value_parser = clap::builder::NonEmptyStringValueParser::new(),
+        requires = "turn_url"
+    )]
+    pub turn_secret: Option<String>,
+
+    /// Every call's media goes through the TURN server (when only it can reach `--rtc-udp`).
+    #[arg(long, env = "KINO_TURN_RELAY_ONLY", requires = "turn_url")]
+    pub turn_relay_only: bool,
+
     /// Run no media server: rooms have the film and the chat, but no voice or camera.
     #[arg(long, env = "KINO_NO_CALLS")]
     pub no_calls: bool,
@@ -258,5 +284,70 @@ impl Config {
         let mut config = Config::parse_from(["kino"]);
         config.database_url = database_url.into();
         config
+    }
+}
+
+/// A TURN (or STUN) server's URL as browsers take it: `turn:host[:port][?transport=udp|tcp]`,
+/// `turns:…`, `stun:…`.
+fn turn_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let rest = ["turn:", "turns:", "stun:"]
+        .iter()
+        .find_map(|scheme| text.strip_prefix(scheme))
+        .ok_or_else(|| format!("{text:?} is not a TURN URL (turn:host:3478, turns:…, stun:…)"))?;
+    let host = rest.split(['?', ':']).next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['/', ' ', '@']) {
+        return Err(format!(
+            "{text:?} is not a TURN URL (turn:host:3478, turns:…, stun:…)"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("kino").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn turn_takes_urls_with_a_secret_and_refuses_anything_else() {
+        let config = parse(&[
+            "--turn-url",
+            "turn:turn.example.org:3478,turns:turn.example.org:5349?transport=tcp",
+            "--turn-secret",
+            "s",
+            "--turn-relay-only",
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.turn_url,
+            [
+                "turn:turn.example.org:3478",
+                "turns:turn.example.org:5349?transport=tcp"
+            ]
+        );
+        assert!(config.turn_relay_only);
+        assert!(parse(&[]).expect("no TURN").turn_url.is_empty());
+
+        for bad in [
+            &["--turn-url", "turn:x:3478"][..],
+            &["--turn-secret", "s"],
+            &[
+                "--turn-url",
+                "https://turn.example.org",
+                "--turn-secret",
+                "s",
+            ],
+            &["--turn-url", "turn:", "--turn-secret", "s"],
+            &["--turn-url", "turn:user@x:3478", "--turn-secret", "s"],
+            &["--turn-url", "turn:x:3478", "--turn-secret", ""],
+            &["--turn-relay-only"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

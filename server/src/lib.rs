@@ -83,6 +83,16 @@ pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         app_config.hashing_threads = threads.max(1);
     }
     app_config.media = media_config(config);
+    app_config.turn = config
+        .turn_secret
+        .clone()
+        .filter(|_| !config.turn_url.is_empty())
+        .map(|secret| app::config::TurnConfig {
+            urls: config.turn_url.clone(),
+            secret,
+            ttl: std::time::Duration::from_secs(3600),
+            relay_only: config.turn_relay_only,
+        });
     AppState::new(leptos_options, db, app_config)
 }
 
@@ -331,6 +341,15 @@ pub async fn serve_with_database(
     ));
     let mut state = app_state(&config, db.clone(), bound);
     state.calls = start_calls(&config);
+    // Where this node's calls are, kept fresh in the database for the other nodes.
+    let call_homes = state.calls.clone().map(|server| {
+        tokio::spawn(app::rooms::channel::call_home::keep_every(
+            db.clone(),
+            state.config.node.clone(),
+            server,
+            app::rooms::channel::call_home::REFRESH,
+        ))
+    });
     // Through this node's hub, so the sockets of a room it ends hear of it at once.
     let lifecycle = tokio::spawn(app::rooms::lifecycle::run_maintenance_on(
         db.clone(),
@@ -358,6 +377,9 @@ pub async fn serve_with_database(
     cleanup.abort();
     lifecycle.abort();
     recs.abort();
+    if let Some(task) = call_homes {
+        task.abort();
+    }
     for worker in workers {
         worker.abort();
     }
@@ -378,6 +400,13 @@ fn start_calls(config: &Config) -> Option<kino_rtc::MediaServer> {
     rtc.max_peers_per_call = usize::try_from(app::rooms::domain::MAX_LIMIT).unwrap_or(30);
     match kino_rtc::MediaServer::start(rtc) {
         Ok(server) => {
+            if !config.turn_url.is_empty() {
+                tracing::info!(
+                    turn = ?config.turn_url,
+                    relay_only = config.turn_relay_only,
+                    "calls may relay through TURN (credentials per seat, an hour each)"
+                );
+            }
             tracing::info!(
                 udp = %server.local_addr(),
                 advertised = %server.advertised_addr(),

@@ -592,9 +592,14 @@ pub enum ServerMsg {
     Error {
         error: ProtoError,
     },
-    /// In the room's call, as `peer` (this socket's name in the call).
+    /// In the room's call, as `peer` (this socket's name in the call), with the TURN servers
+    /// this seat may relay through (credentials of its own that expire) and whether it must.
     CallJoined {
         peer: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice: Vec<IceServer>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        relay_only: bool,
     },
     /// The media server's answer to `CallPublish`.
     CallAnswer {
@@ -613,6 +618,14 @@ pub enum ServerMsg {
     },
     /// Out of the call (asked for, or removed by the media server).
     CallLeft,
+}
+
+/// A TURN server as the browser's `RTCIceServer` wants it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
 }
 
 #[cfg(test)]

@@ -758,3 +758,144 @@ async fn a_node_without_a_media_server_says_calls_are_off() {
     send(&mut a, json!({"t": "call_join"})).await;
     assert_eq!(next_of(&mut a, "error").await["error"], "calls_off");
 }
+
+#[tokio::test]
+async fn a_seat_comes_with_its_own_turn_credentials_only_where_turn_is_set() {
+    // No TURN server: the seat is joined with nothing to relay through.
+    let plain = spawn_app().await;
+    let vasya = person(&plain, "vasya").await;
+    let code = room(&plain, &vasya, &[]).await;
+    let (mut a, _) = connect(&plain, &code, &vasya, 0).await;
+    send(&mut a, json!({"t": "call_join"})).await;
+    let joined = next_of(&mut a, "call_joined").await;
+    assert!(
+        joined.get("ice").is_none() && joined.get("relay_only").is_none(),
+        "{joined}"
+    );
+
+    let app = crate::common::spawn_app_with(|c| {
+        c.turn_url = vec!["turn:turn.example.org:3478".into()];
+        c.turn_secret = Some("the-secret".into());
+        c.turn_relay_only = true;
+    })
+    .await;
+    let vasya = person(&app, "vasya").await;
+    let code = room(&app, &vasya, &[]).await;
+    let (mut a, _) = connect(&app, &code, &vasya, 0).await;
+    send(&mut a, json!({"t": "call_join"})).await;
+    let joined = next_of(&mut a, "call_joined").await;
+    let peer = joined["peer"].as_str().unwrap();
+    assert_eq!(joined["relay_only"], true);
+    let ice = &joined["ice"][0];
+    assert_eq!(ice["urls"], json!(["turn:turn.example.org:3478"]));
+    // coturn's scheme: "<expiry>:<name>", an hour from now, signed with the shared secret.
+    let username = ice["username"].as_str().unwrap();
+    let (expiry, name) = username.split_once(':').unwrap();
+    assert_eq!(name, peer);
+    let expiry: u64 = expiry.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        expiry.abs_diff(now + 3600) <= 5,
+        "expires at {expiry}, now {now}"
+    );
+    let (_, expected) = kino_rtc::turn_credentials("the-secret", peer, expiry - 3600, 3600);
+    assert_eq!(ice["credential"], expected);
+    // Another seat (another tab) gets credentials of its own.
+    let (mut b, _) = connect(&app, &code, &vasya, 0).await;
+    send(&mut b, json!({"t": "call_join"})).await;
+    let other = next_of(&mut b, "call_joined").await;
+    assert_ne!(other["ice"][0]["username"], ice["username"]);
+}
+
+async fn call_home(app: &TestApp, code: &str) -> Option<(String, String, i64)> {
+    let db = app::db::Db::connect(&app.database_url).await.unwrap();
+    sqlx::query_as(
+        "SELECT c.node, c.media_addr, c.people FROM room_calls c
+         JOIN rooms r ON r.id = c.room_id WHERE r.code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Polls until the room's recorded call is `expected` (the row is written as seats change).
+async fn call_home_becomes(
+    app: &TestApp,
+    code: &str,
+    expected: impl Fn(&Option<(String, String, i64)>) -> bool,
+) -> Option<(String, String, i64)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let home = call_home(app, code).await;
+        if expected(&home) || std::time::Instant::now() > deadline {
+            return home;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_node_holding_a_rooms_call_is_recorded_until_the_last_seat_goes() {
+    let app = spawn_app().await;
+    let (vasya, petya) = (person(&app, "vasya").await, person(&app, "petya").await);
+    let code = room(&app, &vasya, &[&petya]).await;
+    assert_eq!(call_home(&app, &code).await, None);
+
+    // A node that stopped mid-call left its row behind, long unrefreshed.
+    let db = app::db::Db::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO room_calls (room_id, node, media_addr, people, started_at, seen_at)
+         SELECT id, 'a-stopped-node', '10.0.0.9:7882', 4, 1, 1 FROM rooms WHERE code = $1",
+    )
+    .bind(&code)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let (mut a, _) = connect(&app, &code, &vasya, 0).await;
+    let (mut b, _) = connect(&app, &code, &petya, 0).await;
+    send(&mut a, json!({"t": "call_join"})).await;
+    next_of(&mut a, "call_joined").await;
+    let home = call_home(&app, &code).await.expect("a row");
+    assert_ne!(home.0, "a-stopped-node", "the stale row was taken over");
+    assert!(
+        home.1.starts_with("127.0.0.1:"),
+        "this node's media address: {}",
+        home.1
+    );
+    assert_eq!(home.2, 1);
+
+    send(&mut b, json!({"t": "call_join"})).await;
+    next_of(&mut b, "call_joined").await;
+    let both = call_home(&app, &code).await;
+    assert_eq!(both, Some((home.0.clone(), home.1.clone(), 2)));
+
+    // Vasya leaves: the call goes on with Petya; Petya's socket closes: the call is over.
+    send(&mut a, json!({"t": "call_leave"})).await;
+    next_of(&mut a, "call_left").await;
+    assert!(call_home(&app, &code).await.is_some());
+    drop(b);
+    let gone = call_home_becomes(&app, &code, Option::is_none).await;
+    assert_eq!(gone, None, "the row of a call that is over is deleted");
+
+    // Another node's fresh row is left alone: the call is there, not here.
+    let now = app::dates::now_ms();
+    sqlx::query(
+        "INSERT INTO room_calls (room_id, node, media_addr, people, started_at, seen_at)
+         SELECT id, 'another-node', '10.0.0.8:7882', 3, $2, $2 FROM rooms WHERE code = $1",
+    )
+    .bind(&code)
+    .bind(now)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    send(&mut a, json!({"t": "call_join"})).await;
+    // (The seat's row is written before the seat is announced.)
+    next_of(&mut a, "call_joined").await;
+    let kept = call_home(&app, &code).await.expect("a row");
+    assert_eq!(kept.0, "another-node");
+}

@@ -14,6 +14,7 @@
 //! state and everything after it.
 
 mod admission;
+pub mod call_home;
 mod hub;
 mod log;
 mod queue;

@@ -6,6 +6,7 @@
 //! The loop is generic over any sink of messages and stream of incoming ones, so it runs the
 //! same over an in-memory pair as over axum's websocket (a test below does that).
 
+use super::call_home;
 use super::hub::{Outgoing, RoomHub};
 use super::log::{
     events_page, note_active, room_row, write_control, write_event, write_hold, write_queue,
@@ -17,7 +18,7 @@ use crate::accounts::session::SignOut;
 use crate::accounts::User;
 use crate::dates::now_ms;
 use crate::rooms::protocol::{
-    ClientMsg, EventKind, ProtoError, ServerMsg, Snapshot, PROTOCOL_VERSION,
+    ClientMsg, EventKind, IceServer, ProtoError, ServerMsg, Snapshot, PROTOCOL_VERSION,
 };
 use axum::extract::ws::Message;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -420,7 +421,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
     async fn call_join(&mut self) -> Result<Vec<ServerMsg>, ProtoError> {
         let server = self.app.calls.clone().ok_or(ProtoError::CallsOff)?;
         if let Some(peer) = &self.call_peer {
-            return Ok(vec![ServerMsg::CallJoined { peer: peer.clone() }]);
+            return Ok(vec![self.joined(peer)]);
         }
         // One seat per socket: the same person in two tabs is two peers.
         let peer = format!(
@@ -430,11 +431,39 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         );
         match server.join(&self.room_id, &peer).await {
             Ok(participant) => {
+                self.record_call_home(&server).await;
                 self.joined_call = Some(participant);
-                self.call_peer = Some(peer.clone());
-                Ok(vec![ServerMsg::CallJoined { peer }])
+                let joined = self.joined(&peer);
+                self.call_peer = Some(peer);
+                Ok(vec![joined])
             }
             Err(e) => Ok(vec![call_error(e)]),
+        }
+    }
+
+    /// "You are in the call as `peer`", with TURN credentials of the seat's own when this server
+    /// has a TURN server (they expire, so a copied pair is soon worth nothing).
+    fn joined(&self, peer: &str) -> ServerMsg {
+        let (ice, relay_only) = match &self.app.config.turn {
+            Some(turn) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let (username, credential) =
+                    kino_rtc::turn_credentials(&turn.secret, peer, now, turn.ttl.as_secs());
+                let server = IceServer {
+                    urls: turn.urls.clone(),
+                    username,
+                    credential,
+                };
+                (vec![server], turn.relay_only)
+            }
+            None => (Vec::new(), false),
+        };
+        ServerMsg::CallJoined {
+            peer: peer.to_owned(),
+            ice,
+            relay_only,
         }
     }
 
@@ -445,6 +474,29 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         Ok((server, peer))
     }
 
+    /// Records that the room's call is on this node (`call_home`), for the nodes to agree on.
+    async fn record_call_home(&self, server: &kino_rtc::MediaServer) {
+        let people = match server.calls().await {
+            Ok(calls) => calls
+                .iter()
+                .find(|(call, _)| *call == self.room_id)
+                .map_or(1, |(_, n)| *n),
+            Err(_) => 1,
+        };
+        let media = server.advertised_addr().to_string();
+        let node = &self.app.config.node;
+        match call_home::claim(&self.app.db, &self.room_id, node, &media, people).await {
+            Ok(home) if home.node != *node => tracing::warn!(
+                room = %self.room_id,
+                node = %home.node,
+                media = %home.media_addr,
+                "this room's call is on another node too"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "recording where a call is"),
+        }
+    }
+
     /// Gives up this socket's seat in the call, if it has one.
     async fn leave_call(&mut self) {
         self.joined_call = None;
@@ -452,6 +504,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             if let Err(e) = server.leave(&self.room_id, &peer).await {
                 tracing::debug!(error = %e, "leaving the call");
             }
+            call_home::left(&self.app.db, &self.app.config.node, &self.room_id, server).await;
         }
     }
 
