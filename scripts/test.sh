@@ -47,6 +47,6 @@ cargo test --locked -p end2end -- --test-threads=1
 step "browser call test (headless Chromium in a network namespace of its own)"
 # Chromium offers no 127.0.0.1 ICE candidate; inside the namespace the only other address is the
 # test's own 10.77.0.1, so the call's media stays on this machine (scripts/in-netns.sh).
-bash scripts/in-netns.sh cargo test --locked -p end2end --test call
+bash scripts/in-netns.sh cargo test --locked -p end2end --test call -- --test-threads=1
 
 step "all checks passed"

@@ -1,8 +1,10 @@
 //! The room's voice and camera call (issue 16) in real Chromium with fake devices: Anna turns
-//! her microphone on and Boris receives her voice; she turns it off and Boris sees it at once
-//! and hears nothing more; her camera on, Boris decodes her video in her tile; off, the video
-//! goes — and while she talks, Boris's film is lowered. When Boris's connection to the room
-//! drops, his page joins the call again by itself.
+//! her microphone on and Boris and Vera receive her voice; she turns it off and Boris sees it at
+//! once and hears nothing more; with push-to-talk her voice goes out only while V is held; her
+//! camera on, Boris decodes her video in her tile; off, the video goes — and while she talks,
+//! Boris's film is lowered. Vera lowers Anna and mutes her for herself; a reload keeps both and
+//! rejoins the call. When Boris's connection to the room drops, his page joins the call again
+//! by itself. With `--turn-relay-only`, a call goes through coturn.
 //!
 //! Chromium never offers a 127.0.0.1 ICE candidate, so this test runs only inside a network
 //! namespace of its own with a local address (`scripts/in-netns.sh`, which sets
@@ -202,23 +204,76 @@ async fn two_people_hear_and_see_each_other() -> Result {
     .await?;
     let anna = person(&server, &audio, "anna", "Анна").await?;
     let boris = person(&server, &audio, "boris", "Борис").await?;
-    let outcome = call(&server, &anna, &boris).await;
+    let vera = person(&server, &audio, "vera", "Вера").await?;
+    let outcome = call(&server, &anna, &boris, &vera).await;
     // Closed whatever happened: a browser left running would hold the namespace and its CPU.
-    let closed = (anna.close().await, boris.close().await);
+    let closed = (anna.close().await, boris.close().await, vera.close().await);
     outcome?;
     closed.0?;
-    closed.1
+    closed.1?;
+    closed.2
+}
+
+/// Energy that `browser` received over `window`, per second.
+async fn energy_rate(browser: &Browser, window: Duration) -> Result<f64> {
+    let (e0, t0) = (
+        inbound(browser, "audio", "totalAudioEnergy").await?,
+        Instant::now(),
+    );
+    tokio::time::sleep(window).await;
+    let e1 = inbound(browser, "audio", "totalAudioEnergy").await?;
+    Ok((e1 - e0) / t0.elapsed().as_secs_f64())
+}
+
+/// Waits until `browser` receives (almost) no sound: over half a second, less than a fiftieth
+/// of what a voice brings (`voice`, per second) — the decoder's fading out adds a trace. Within
+/// 3 s, or it fails saying `when`.
+async fn falls_silent(browser: &Browser, voice: f64, when: &str) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let rate = energy_rate(browser, Duration::from_millis(500)).await?;
+        if rate < voice / 50.0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return fail(format!(
+                "sound still arrives {when}: {rate} a second (a voice: {voice})"
+            ));
+        }
+    }
+}
+
+/// How `name`'s voice is set to play on this page: its `<audio>`'s volume and muted, and the
+/// volume slider's value.
+async fn hearing_of(browser: &Browser, name: &str) -> Result<(f64, bool, f64)> {
+    let found = browser
+        .client
+        .execute(
+            "const li = [...document.querySelectorAll('li.tile')]
+                 .find(l => l.querySelector('figcaption').textContent.trim() === arguments[0]);
+             if (!li) return null;
+             const a = li.querySelector('audio');
+             return [a.volume, a.muted, Number(li.querySelector('input.volume').value)];",
+            vec![name.into()],
+        )
+        .await?;
+    match (found[0].as_f64(), found[1].as_bool(), found[2].as_f64()) {
+        (Some(v), Some(m), Some(s)) => Ok((v, m, s)),
+        _ => Err(format!("no tile of {name}").into()),
+    }
 }
 
 fn fail(why: String) -> Result {
     Err(why.into())
 }
 
-async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
+async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) -> Result {
     let room = anna.create_room_at(&server.url).await?.to_string();
-    boris.goto(&room).await?;
-    boris.wait_hydrated().await?;
-    for b in [anna, boris] {
+    for b in [boris, vera] {
+        b.goto(&room).await?;
+        b.wait_hydrated().await?;
+    }
+    for b in [anna, boris, vera] {
         b.wait_text_in(".call", "Your microphone and camera are off.")
             .await?;
         b.client.execute(WATCH_CONNECTIONS, vec![]).await?;
@@ -239,6 +294,10 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
     until_xpath(boris, &tile("Анна"), true, Duration::from_secs(10)).await?;
     let start = inbound(boris, "audio", "totalAudioEnergy").await?;
     let heard = grows(boris, "audio", "totalAudioEnergy", start, 0.01).await?;
+    // Vera hears her too.
+    until_xpath(vera, &tile("Анна"), true, Duration::from_secs(10)).await?;
+    let start = inbound(vera, "audio", "totalAudioEnergy").await?;
+    grows(vera, "audio", "totalAudioEnergy", start, 0.01).await?;
 
     // Her film is lowered for Boris while she talks.
     let ducked = boris
@@ -255,16 +314,43 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
     }
 
     // How much sound a second of her voice brings.
-    let (e0, t0) = (
-        inbound(boris, "audio", "totalAudioEnergy").await?,
-        Instant::now(),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let e1 = inbound(boris, "audio", "totalAudioEnergy").await?;
-    let per_second = (e1 - e0) / t0.elapsed().as_secs_f64();
+    let per_second = energy_rate(boris, Duration::from_millis(500)).await?;
     if per_second <= 0.0 {
-        return fail(format!("no sound while Anna talks: {e0} → {e1}"));
+        return fail(format!("no sound while Anna talks: {per_second} a second"));
     }
+
+    // Push-to-talk: her voice goes out only while V is held.
+    anna.client
+        .find(Locator::XPath(
+            "//label[contains(normalize-space(.), 'Push to talk')]/input",
+        ))
+        .await?
+        .click()
+        .await?;
+    until_xpath(
+        boris,
+        &format!("{}//*[@aria-label='Microphone off']", tile("Анна")),
+        true,
+        Duration::from_secs(2),
+    )
+    .await?;
+    falls_silent(boris, per_second, "with push-to-talk on and V not held").await?;
+    let key = |kind: &str| {
+        format!("window.dispatchEvent(new KeyboardEvent('{kind}', {{ key: 'v', bubbles: true }}));")
+    };
+    anna.client.execute(&key("keydown"), vec![]).await?;
+    let before = inbound(boris, "audio", "totalAudioEnergy").await?;
+    grows(boris, "audio", "totalAudioEnergy", before, 0.01).await?;
+    anna.client.execute(&key("keyup"), vec![]).await?;
+    falls_silent(boris, per_second, "after V was let go").await?;
+    anna.client
+        .find(Locator::XPath(
+            "//label[contains(normalize-space(.), 'Push to talk')]/input",
+        ))
+        .await?
+        .click()
+        .await?;
+    grows(boris, "audio", "totalAudioEnergy", before, 0.02).await?;
 
     // Off: within a second Boris sees her microphone off, and hears nothing more.
     let mic_off = format!("{}//*[@aria-label='Microphone off']", tile("Анна"));
@@ -278,16 +364,12 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
         Duration::from_secs(1),
     )
     .await?;
-    // What was on its way has arrived; from now on nothing more.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let quiet = inbound(boris, "audio", "totalAudioEnergy").await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // What was on its way arrives (three browsers on two cores buffer some), then nothing more.
+    falls_silent(boris, per_second, "after Anna turned her microphone off").await?;
     let later = inbound(boris, "audio", "totalAudioEnergy").await?;
-    // The decoder's fading out of the last packets adds a trace; her voice would add a second.
-    if quiet < heard || later - quiet >= per_second / 50.0 {
+    if later < heard {
         return fail(format!(
-            "Boris still received sound after Anna turned her microphone off: {quiet} → {later} \
-             (her voice: {per_second} a second)"
+            "Boris's received sound went back: {heard} → {later}"
         ));
     }
     // And his film comes back up.
@@ -303,6 +385,56 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
     until_xpath(boris, &mic_off, false, Duration::from_secs(2)).await?;
     grows(boris, "audio", "totalAudioEnergy", later, 0.01).await?;
 
+    // She picks another microphone (Chromium's fake devices, named once she allowed one): the
+    // sound goes on from it, and the choice is kept for her next visit.
+    let picked = anna
+        .client
+        .execute(
+            "const select = [...document.querySelectorAll('.device-choice')]
+                 .find(l => l.textContent.trim().startsWith('Microphone')).querySelector('select');
+             const other = [...select.options].find(o => o.value && !o.selected && o.textContent.trim());
+             if (!other) return null;
+             select.value = other.value;
+             select.dispatchEvent(new Event('change', { bubbles: true }));
+             return other.value;",
+            vec![],
+        )
+        .await?;
+    let Some(picked) = picked.as_str().map(str::to_owned) else {
+        return fail(format!(
+            "no other named microphone to choose; {}",
+            anna.client.source().await?
+        ));
+    };
+    anna.wait_js(
+        &format!("localStorage.getItem('kino.call.mic') === {picked:?}"),
+        Duration::from_secs(2),
+    )
+    .await?;
+    let sent_from_it = anna
+        .wait_js(
+            &format!(
+                "[...window.__pcs].some(pc => pc.getSenders().some(s => s.track
+                     && s.track.kind === 'audio' && s.track.getSettings().deviceId === {picked:?}))"
+            ),
+            Duration::from_secs(5),
+        )
+        .await;
+    if sent_from_it.is_err() {
+        let senders = anna
+            .client
+            .execute(
+                "return JSON.stringify([...window.__pcs].map(pc => pc.getSenders().map(s => s.track
+                     && [s.track.kind, s.track.label, s.track.readyState, s.track.getSettings().deviceId])))
+                     + ' ' + document.querySelector('.call').textContent;",
+                vec![],
+            )
+            .await?;
+        return fail(format!("Anna's microphone is not {picked}: {senders}"));
+    }
+    let switched = inbound(boris, "audio", "totalAudioEnergy").await?;
+    grows(boris, "audio", "totalAudioEnergy", switched, 0.01).await?;
+
     // Her camera: Boris decodes her video, in her tile; off, the video goes.
     let frames = inbound(boris, "video", "framesDecoded").await?;
     anna.button("Camera").await?.click().await?;
@@ -312,6 +444,55 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
     grows(boris, "video", "framesDecoded", frames, 10.0).await?;
     anna.button("Camera").await?.click().await?;
     until_xpath(boris, &video, false, Duration::from_secs(2)).await?;
+
+    // Vera turns Anna down and mutes her for herself: only on her page, and kept on a reload,
+    // which takes her back into the call.
+    vera.client
+        .execute(
+            "const li = [...document.querySelectorAll('li.tile')]
+                 .find(l => l.querySelector('figcaption').textContent.trim() === 'Анна');
+             const r = li.querySelector('input.volume');
+             r.value = '0.3';
+             r.dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![],
+        )
+        .await?;
+    vera.client
+        .find(Locator::XPath(&format!(
+            "{}/ancestor::li//button[normalize-space(.)='Mute for me']",
+            tile("Анна")
+        )))
+        .await?
+        .click()
+        .await?;
+    vera.wait_js(
+        "[...document.querySelectorAll('li.tile audio')].some(a => a.muted && Math.abs(a.volume - 0.3) < 0.01)",
+        Duration::from_secs(2),
+    )
+    .await?;
+    let (volume, muted, _) = hearing_of(boris, "Анна").await?;
+    if volume < 0.99 || muted {
+        return fail(format!(
+            "Vera's choice changed Boris's page: {volume} {muted}"
+        ));
+    }
+    vera.client.refresh().await?;
+    vera.wait_hydrated().await?;
+    until_xpath(vera, &tile("Анна"), true, Duration::from_secs(10)).await?;
+    // Back in the call: Anna's voice arrives again (a received track is `muted` until its
+    // packets flow).
+    vera.wait_js(
+        "[...document.querySelectorAll('li.tile audio')].some(a => a.srcObject
+             && a.srcObject.getAudioTracks().some(t => t.readyState === 'live' && !t.muted))",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let (volume, muted, slider) = hearing_of(vera, "Анна").await?;
+    if (volume - 0.3).abs() > 0.01 || !muted || (slider - 0.3).abs() > 0.01 {
+        return fail(format!(
+            "after a reload Vera hears Anna at {volume} (slider {slider}), muted: {muted}"
+        ));
+    }
 
     // Boris's connection to the room drops: his page joins the call again by itself, on new
     // peer connections, and hears her again — no reload.
@@ -324,5 +505,227 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser) -> Result {
         .await?;
     grows(boris, "audio", "totalAudioEnergy", 0.0, 0.01).await?;
     until_xpath(boris, &tile("Анна"), true, Duration::from_secs(2)).await?;
+
+    // Full screen is the whole room: the chat and the call float over the film; H hides them
+    // and brings them back.
+    let full_screen = "//button[@aria-label='Full screen']";
+    boris.wait_for(full_screen).await?.click().await?;
+    let shown = "(() => { const f = document.fullscreenElement;
+        return !!f && f.classList.contains('room-grid')
+            && getComputedStyle(f.querySelector('.room-side')).display !== 'none'
+            && getComputedStyle(f.querySelector('.call')).display !== 'none'
+            && f.querySelector('.room-video').getBoundingClientRect().width > window.innerWidth * 0.9; })()";
+    boris.wait_js(shown, Duration::from_secs(3)).await?;
+    let press_h =
+        "document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'h', bubbles: true }));";
+    boris.client.execute(press_h, vec![]).await?;
+    boris
+        .wait_js(
+            "getComputedStyle(document.querySelector('.room-side')).display === 'none'
+             && getComputedStyle(document.querySelector('.call')).display === 'none'",
+            Duration::from_secs(2),
+        )
+        .await?;
+    boris.client.execute(press_h, vec![]).await?;
+    boris.wait_js(shown, Duration::from_secs(2)).await?;
+    boris.wait_for(full_screen).await?.click().await?;
+    boris
+        .wait_js(
+            "document.fullscreenElement === null",
+            Duration::from_secs(3),
+        )
+        .await?;
+    Ok(())
+}
+
+/// coturn (the OS package's `turnserver`) on the namespace's address, checking credentials made
+/// with `secret` (`use-auth-secret`), killed when dropped.
+struct Coturn {
+    url: String,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    async fn start(ip: &str, secret: &str) -> Result<Self> {
+        // A free port on the address (given back at once: nothing else runs in the namespace).
+        let port = std::net::UdpSocket::bind((ip, 0))?.local_addr()?.port();
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("turn.log");
+        let mut child = tokio::process::Command::new("turnserver")
+            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint"])
+            .arg(format!("--listening-ip={ip}"))
+            .arg(format!("--relay-ip={ip}"))
+            .arg(format!("--listening-port={port}"))
+            .args(["--min-port=49200", "--max-port=49400", "--realm=kino.test"])
+            .arg("--use-auth-secret")
+            .arg(format!("--static-auth-secret={secret}"))
+            .arg(format!("--log-file={}", log.display()))
+            .arg("--simple-log")
+            .arg(format!(
+                "--pidfile={}",
+                dir.path().join("turn.pid").display()
+            ))
+            .arg(format!("--userdb={}", dir.path().join("turn.db").display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start turnserver (apt-get install coturn): {e}"))?;
+        // Listening once its log says so.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            if said.contains("Total General servers") {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                return Err(format!("turnserver exited ({status}): {said}").into());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("turnserver did not start within 10 s: {said}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            url: format!("turn:{ip}:{port}?transport=udp"),
+            _child: child,
+            _dir: dir,
+        })
+    }
+}
+
+/// The kinds of the local candidates of the page's connections that carry media (their selected
+/// pairs'), e.g. `["relay", "relay"]`, and of every local candidate gathered.
+async fn local_candidates(browser: &Browser) -> Result<(Vec<String>, Vec<String>)> {
+    let found = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             (async () => {
+                 const used = [], all = [];
+                 for (const pc of (window.__pcs || [])) {
+                     if (pc.connectionState === 'closed') continue;
+                     const stats = await pc.getStats();
+                     stats.forEach(r => {
+                         if (r.type === 'local-candidate') all.push(r.candidateType);
+                         if (r.type === 'transport' && r.selectedCandidatePairId) {
+                             const pair = stats.get(r.selectedCandidatePairId);
+                             const local = pair && stats.get(pair.localCandidateId);
+                             if (local) used.push(local.candidateType);
+                         }
+                     });
+                 }
+                 return [used, all];
+             })().then(done, e => done(String(e)));",
+            vec![],
+        )
+        .await?;
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok((list(&found[0]), list(&found[1])))
+}
+
+/// With `--turn-relay-only`, every call goes through coturn with the credentials Kino hands each
+/// seat: Boris hears Anna through the relay. With a wrong secret coturn refuses them: no relay,
+/// and the page says the call cannot be reached.
+#[tokio::test]
+async fn a_call_through_turn_only_and_a_wrong_secret_gets_no_relay() -> Result {
+    let Ok(ip) = std::env::var("KINO_CALL_NETNS") else {
+        eprintln!("skipped: needs `bash scripts/in-netns.sh` (see the top of this file)");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let audio = voice(dir.path())?;
+    let turn = Coturn::start(&ip, "the-turn-secret").await?;
+    let flags = |secret: &str| {
+        vec![
+            "--rtc-udp".to_owned(),
+            format!("{ip}:0"),
+            "--rtc-public-ip".to_owned(),
+            ip.clone(),
+            "--turn-url".to_owned(),
+            turn.url.clone(),
+            "--turn-secret".to_owned(),
+            secret.to_owned(),
+            "--turn-relay-only".to_owned(),
+        ]
+    };
+    let (right_flags, wrong_flags) = (flags("the-turn-secret"), flags("not-the-secret"));
+    let (server, wrong) = tokio::try_join!(
+        Server::start_with(&right_flags),
+        Server::start_with(&wrong_flags),
+    )?;
+    let anna = person(&server, &audio, "anna", "Анна").await?;
+    let boris = person(&server, &audio, "boris", "Борис").await?;
+    let outcome = relayed(&server, &anna, &boris).await;
+    let closed = (anna.close().await, boris.close().await);
+    outcome?;
+    closed.0?;
+    closed.1?;
+
+    let vera = person(&wrong, &audio, "vera", "Вера").await?;
+    let outcome = refused(&wrong, &vera).await;
+    vera.close().await?;
+    outcome
+}
+
+async fn relayed(server: &Server, anna: &Browser, boris: &Browser) -> Result {
+    let room = anna.create_room_at(&server.url).await?.to_string();
+    boris.goto(&room).await?;
+    boris.wait_hydrated().await?;
+    for b in [anna, boris] {
+        b.wait_text_in(".call", "Your microphone and camera are off.")
+            .await?;
+        b.client.execute(WATCH_CONNECTIONS, vec![]).await?;
+        b.wait_text_in(".call", "Nobody has turned on a microphone or camera yet.")
+            .await?;
+    }
+    anna.button("Microphone").await?.click().await?;
+    until_xpath(boris, &tile("Анна"), true, Duration::from_secs(10)).await?;
+    let start = inbound(boris, "audio", "totalAudioEnergy").await?;
+    grows(boris, "audio", "totalAudioEnergy", start, 0.01).await?;
+    // What carries it, on both ends: coturn's relay, nothing else.
+    for (who, b) in [("Anna", anna), ("Boris", boris)] {
+        let (used, all) = local_candidates(b).await?;
+        if used.is_empty() || used.iter().any(|kind| kind != "relay") {
+            return fail(format!(
+                "{who}'s call did not go through the relay: used {used:?}, gathered {all:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn refused(server: &Server, vera: &Browser) -> Result {
+    vera.create_room_at(&server.url).await?;
+    vera.wait_text_in(".call", "Your microphone and camera are off.")
+        .await?;
+    vera.client.execute(WATCH_CONNECTIONS, vec![]).await?;
+    vera.button("Microphone").await?.click().await?;
+    let started = Instant::now();
+    // The browser gives up on a connection with no candidate pair to try after a while.
+    vera.wait_js(
+        "(document.querySelector('.call') || {}).textContent.includes('cannot be reached from this network')",
+        Duration::from_secs(60),
+    )
+    .await?;
+    eprintln!(
+        "with a wrong TURN secret the page said so after {:?}",
+        started.elapsed()
+    );
+    let (used, all) = local_candidates(vera).await?;
+    if !used.is_empty() || all.iter().any(|kind| kind == "relay") {
+        return fail(format!(
+            "a relay was allocated with a wrong secret: used {used:?}, gathered {all:?}"
+        ));
+    }
     Ok(())
 }

@@ -535,7 +535,17 @@ fn PlayerControls(
                 class="fullscreen"
                 aria-label=move || t_string!(i18n, full_screen).to_string()
                 on:click=move |_| {
-                    if let Some(el) = stage.get_untracked() { let _ = el.request_fullscreen(); }
+                    // The whole room goes full screen (chat, people and faces float over the
+                    // film), or the player alone where it is on a page of its own.
+                    if document().fullscreen_element().is_some() {
+                        document().exit_fullscreen();
+                    } else if let Some(el) = stage.get_untracked() {
+                        let whole = el.closest(".room-grid").ok().flatten();
+                        let _ = match whole {
+                            Some(room) => room.request_fullscreen(),
+                            None => el.request_fullscreen(),
+                        };
+                    }
                 }
             >
                 <IconSvg icon=Icon::Fullscreen />

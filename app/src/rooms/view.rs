@@ -71,6 +71,22 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
             (!first_choosing).then(|| first_film.clone())
         }
     });
+    // In full screen (the whole room: film, chat, people, call), H hides and shows what floats
+    // over the film.
+    let overlays_hidden = RwSignal::new(false);
+    Effect::new(move |_| {
+        let handle = window_event_listener(leptos::ev::keydown, move |e| {
+            let in_full_screen = document().fullscreen_element().is_some();
+            if in_full_screen
+                && matches!(e.key().as_str(), "h" | "H" | "р" | "Р")
+                && !e.repeat()
+                && !typing_into(&e)
+            {
+                overlays_hidden.update(|h| *h = !*h);
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
     view! {
         <RoomMeta
             film=Some(v.film.clone())
@@ -100,7 +116,8 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
                     }}
                 </p>
             </header>
-            <div class="room-grid">
+            <div class="room-grid" class:overlays-hidden=move || overlays_hidden.get()>
+                <p class="fullscreen-hint" aria-hidden="true">{t!(i18n, fullscreen_hint)}</p>
                 <div class="room-main">
                     <div class="room-stage">
                         <Stage view=v.clone() phase now live gain=call.film_gain on_now />
@@ -579,4 +596,20 @@ fn OwnerControls(
             {error}
         </section>
     }
+}
+
+/// Is a key meant for a text field (the chat's, a search)?
+fn typing_into(e: &web_sys::KeyboardEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "TEXTAREA" | "SELECT")
+                || (el.tag_name() == "INPUT"
+                    && !matches!(
+                        el.get_attribute("type").as_deref(),
+                        Some("checkbox" | "radio" | "range" | "button")
+                    ))
+                || el.has_attribute("contenteditable")
+        })
 }

@@ -15,10 +15,11 @@
 
 use super::duck::{duck_step, settled};
 use super::signal::{Kind, Signal};
-use super::{Call, Problem, Toggle};
+use super::{Call, Device, Problem, Toggle};
 use crate::rooms::live::{now, CallNews};
-use crate::rooms::protocol::{ClientMsg, ProtoError, ServerMsg};
+use crate::rooms::protocol::{ClientMsg, IceServer, ProtoError, ServerMsg};
 use leptos::prelude::*;
+use send_wrapper::SendWrapper;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -26,9 +27,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcPeerConnection, RtcRtpSender,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    MediaStream, MediaStreamConstraints, MediaStreamTrack, RtcConfiguration, RtcIceTransportPolicy,
+    RtcPeerConnection, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 /// How often the film's volume moves while it ducks or comes back.
@@ -43,11 +44,15 @@ const VIDEO: &str = r#"{"video":{"width":{"ideal":640,"max":640},"height":{"idea
 struct Connection {
     pc: RtcPeerConnection,
     _on_track: Option<Closure<dyn FnMut(RtcTrackEvent)>>,
+    _on_state: Closure<dyn FnMut(web_sys::Event)>,
+    _on_candidate: Closure<dyn FnMut(web_sys::Event)>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
         self.pc.set_ontrack(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.set_onicecandidate(None);
         self.pc.close();
     }
 }
@@ -72,6 +77,9 @@ pub(super) struct Engine {
     cam: RefCell<Option<MediaStreamTrack>>,
     /// The others' streams, by the subscribe connection's `mid` that carries them.
     remote: RefCell<Vec<(String, MediaStream)>>,
+    /// The TURN servers of this seat (with its own credentials), and whether every connection
+    /// must go through them.
+    ice: RefCell<(Vec<IceServer>, bool)>,
     /// The media server's caps (audio, video), bits per second.
     caps: Cell<Option<(u64, u64)>>,
     /// Push-to-talk's key is held.
@@ -96,6 +104,7 @@ impl Engine {
             mic: RefCell::new(None),
             cam: RefCell::new(None),
             remote: RefCell::new(Vec::new()),
+            ice: RefCell::new((Vec::new(), false)),
             caps: Cell::new(None),
             talking: Cell::new(false),
             closed: Cell::new(false),
@@ -172,10 +181,15 @@ impl Engine {
 
     fn on_server(self: &Rc<Self>, msg: ServerMsg) {
         match msg {
-            ServerMsg::CallJoined { peer } => {
+            ServerMsg::CallJoined {
+                peer,
+                ice,
+                relay_only,
+            } => {
                 if self.peer.borrow().as_deref() == Some(peer.as_str()) {
                     return;
                 }
+                *self.ice.borrow_mut() = (ice, relay_only);
                 self.joining.set(false);
                 self.seated_at.set(js_sys::Date::now());
                 *self.peer.borrow_mut() = Some(peer.clone());
@@ -285,22 +299,88 @@ impl Engine {
         self.call.streams.update(|n| *n += 1);
     }
 
-    fn open_subscribe(self: &Rc<Self>) {
-        let Ok(pc) = RtcPeerConnection::new() else {
+    /// A new peer connection to the media server (through the seat's TURN servers, if any),
+    /// which says so on the page when it cannot get through.
+    fn connection(
+        self: &Rc<Self>,
+        on_track: Option<Closure<dyn FnMut(RtcTrackEvent)>>,
+    ) -> Option<Connection> {
+        let config = RtcConfiguration::new();
+        let (servers, relay_only) = self.ice.borrow().clone();
+        if !servers.is_empty() {
+            let list = js_sys::Array::new();
+            for server in servers {
+                let entry = web_sys::RtcIceServer::new();
+                let urls = js_sys::Array::new();
+                for url in server.urls {
+                    urls.push(&JsValue::from_str(&url));
+                }
+                entry.set_urls(&urls);
+                entry.set_username(&server.username);
+                entry.set_credential(&server.credential);
+                list.push(&entry);
+            }
+            config.set_ice_servers(&list);
+        }
+        if relay_only {
+            config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+        }
+        let Ok(pc) = RtcPeerConnection::new_with_configuration(&config) else {
             self.call.problem.set(Some(Problem::NoConnection));
-            return;
+            return None;
         };
+        if let Some(on_track) = &on_track {
+            pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+        }
+        let weak = Rc::downgrade(self);
+        let watched = pc.clone();
+        let on_state = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            let Some(engine) = weak.upgrade() else { return };
+            let problem = engine.call.problem;
+            match watched.connection_state() {
+                // No path to the media server: not through this network, nor a relay.
+                RtcPeerConnectionState::Failed => problem.set(Some(Problem::Unreachable)),
+                RtcPeerConnectionState::Connected
+                    if problem.get_untracked() == Some(Problem::Unreachable) =>
+                {
+                    problem.set(None)
+                }
+                _ => {}
+            }
+        });
+        pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+        // Gathering that ends without a single way out (a relay-only policy whose TURN server
+        // refused the credentials, or is unreachable) can never connect: said at once, rather
+        // than after the browser's long wait for a connection that has nothing to try.
+        let weak = Rc::downgrade(self);
+        let found = Cell::new(0u32);
+        let on_candidate = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let candidate = js_sys::Reflect::get(&e, &"candidate".into()).unwrap_or(JsValue::NULL);
+            if !candidate.is_null() && !candidate.is_undefined() {
+                found.set(found.get() + 1);
+            } else if found.get() == 0 {
+                if let Some(engine) = weak.upgrade() {
+                    engine.call.problem.set(Some(Problem::Unreachable));
+                }
+            }
+        });
+        pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+        Some(Connection {
+            pc,
+            _on_track: on_track,
+            _on_state: on_state,
+            _on_candidate: on_candidate,
+        })
+    }
+
+    fn open_subscribe(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);
         let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
             if let Some(engine) = weak.upgrade() {
                 engine.on_track(e);
             }
         });
-        pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
-        *self.subscribe.borrow_mut() = Some(Connection {
-            pc,
-            _on_track: Some(on_track),
-        });
+        *self.subscribe.borrow_mut() = self.connection(Some(on_track));
     }
 
     /// A track of someone else arrived: kept by its `mid` (in its stream, which holds the same
@@ -354,10 +434,10 @@ impl Engine {
         if self.publish.borrow().is_some() || self.peer.borrow().is_none() {
             return;
         }
-        let Ok(pc) = RtcPeerConnection::new() else {
-            self.call.problem.set(Some(Problem::NoConnection));
+        let Some(connection) = self.connection(None) else {
             return;
         };
+        let pc = connection.pc.clone();
         let init = RtcRtpTransceiverInit::new();
         init.set_direction(RtcRtpTransceiverDirection::Sendonly);
         let audio = pc
@@ -367,10 +447,7 @@ impl Engine {
             .add_transceiver_with_str_and_init("video", &init)
             .sender();
         *self.senders.borrow_mut() = Some(Senders { audio, video });
-        *self.publish.borrow_mut() = Some(Connection {
-            pc: pc.clone(),
-            _on_track: None,
-        });
+        *self.publish.borrow_mut() = Some(connection);
         for kind in [Kind::Audio, Kind::Video] {
             self.put_on_sender(kind);
         }
@@ -506,12 +583,52 @@ impl Engine {
         }
     }
 
+    /// Another device was chosen: a device that is on is opened anew from it and replaces the
+    /// old one on its sender (no renegotiation); one that is off just remembers the choice.
+    pub(super) fn switch_device(self: &Rc<Self>, kind: Kind) {
+        if self.state(kind).get_untracked() != Toggle::On {
+            return;
+        }
+        let id = self.chosen(kind);
+        let weak = Rc::downgrade(self);
+        leptos::task::spawn_local(async move {
+            let got = open_device(kind, id.as_deref()).await;
+            let Some(engine) = weak.upgrade() else {
+                if let Ok(track) = got {
+                    track.stop();
+                }
+                return;
+            };
+            match got {
+                Ok(track) if engine.state(kind).get_untracked() == Toggle::On => {
+                    if let Some(old) = engine.slot(kind).borrow_mut().replace(track) {
+                        old.stop();
+                    }
+                    engine.put_on_sender(kind);
+                    list_devices_now(engine.call);
+                }
+                // Turned off meanwhile.
+                Ok(track) => track.stop(),
+                // The old device goes on; the line says why the new one did not.
+                Err(problem) => engine.call.problem.set(Some(problem)),
+            }
+        });
+    }
+
+    fn chosen(&self, kind: Kind) -> Option<String> {
+        match kind {
+            Kind::Audio => self.call.mic_device.get_untracked(),
+            Kind::Video => self.call.cam_device.get_untracked(),
+        }
+    }
+
     fn turn_on(self: &Rc<Self>, kind: Kind) {
         self.state(kind).set(Toggle::Asking);
         self.call.problem.set(None);
+        let id = self.chosen(kind);
         let weak = Rc::downgrade(self);
         leptos::task::spawn_local(async move {
-            let got = open_device(kind).await;
+            let got = open_device(kind, id.as_deref()).await;
             let Some(engine) = weak.upgrade() else {
                 if let Ok(track) = got {
                     track.stop();
@@ -531,6 +648,8 @@ impl Engine {
                 Ok(track) => {
                     *engine.slot(kind).borrow_mut() = Some(track);
                     state.set(Toggle::On);
+                    // Permission given: the devices now have their names.
+                    list_devices_now(engine.call);
                     if engine.publish.borrow().is_some() {
                         engine.put_on_sender(kind);
                     } else if engine.peer.borrow().is_some() {
@@ -556,33 +675,62 @@ impl Engine {
     }
 }
 
-/// Asks the browser for the microphone or camera; why not, if it will not give it.
-async fn open_device(kind: Kind) -> Result<MediaStreamTrack, Problem> {
-    let failed = Problem::Failed(kind);
+/// Asks the browser for the microphone or camera: the chosen one (`id`), or its default when
+/// none is chosen or the chosen one is gone (unplugged since); why not, if it will not give it.
+async fn open_device(kind: Kind, id: Option<&str>) -> Result<MediaStreamTrack, Problem> {
+    if let Some(id) = id {
+        match open_one(kind, Some(id)).await {
+            Err(name) if name == "NotFoundError" || name == "OverconstrainedError" => {}
+            opened => return opened.map_err(|name| problem_of(kind, &name)),
+        }
+    }
+    open_one(kind, None)
+        .await
+        .map_err(|name| problem_of(kind, &name))
+}
+
+/// What a `getUserMedia` error's name means for the person.
+fn problem_of(kind: Kind, name: &str) -> Problem {
+    match name {
+        "NotAllowedError" | "SecurityError" => Problem::Refused(kind),
+        "NotFoundError" | "OverconstrainedError" => Problem::Missing(kind),
+        _ => Problem::Failed(kind),
+    }
+}
+
+/// One `getUserMedia` for exactly the device `id` (or the default); the error's name if not.
+async fn open_one(kind: Kind, id: Option<&str>) -> Result<MediaStreamTrack, String> {
+    let failed = || String::from("Failed");
     let devices = web_sys::window()
         .and_then(|w| w.navigator().media_devices().ok())
-        .ok_or(Problem::Missing(kind))?;
+        .ok_or_else(|| String::from("NotFoundError"))?;
     let constraints = js_sys::JSON::parse(match kind {
         Kind::Audio => AUDIO,
         Kind::Video => VIDEO,
     })
-    .map_err(|_| failed.clone())?
-    .unchecked_into::<MediaStreamConstraints>();
+    .map_err(|_| failed())?;
+    if let Some(id) = id {
+        let wanted = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&wanted, &"exact".into(), &JsValue::from_str(id));
+        let kind_name = match kind {
+            Kind::Audio => "audio",
+            Kind::Video => "video",
+        };
+        if let Ok(track) = js_sys::Reflect::get(&constraints, &kind_name.into()) {
+            let _ = js_sys::Reflect::set(&track, &"deviceId".into(), &wanted);
+        }
+    }
+    let constraints = constraints.unchecked_into::<MediaStreamConstraints>();
     let promise = devices
         .get_user_media_with_constraints(&constraints)
-        .map_err(|_| failed.clone())?;
+        .map_err(|_| failed())?;
     let stream = match JsFuture::from(promise).await {
         Ok(stream) => stream.unchecked_into::<MediaStream>(),
         Err(e) => {
-            let name = js_sys::Reflect::get(&e, &"name".into())
+            return Err(js_sys::Reflect::get(&e, &"name".into())
                 .ok()
                 .and_then(|n| n.as_string())
-                .unwrap_or_default();
-            return Err(match name.as_str() {
-                "NotAllowedError" | "SecurityError" => Problem::Refused(kind),
-                "NotFoundError" | "OverconstrainedError" => Problem::Missing(kind),
-                _ => failed,
-            });
+                .unwrap_or_else(failed))
         }
     };
     let tracks = match kind {
@@ -592,7 +740,7 @@ async fn open_device(kind: Kind) -> Result<MediaStreamTrack, Problem> {
     tracks
         .get(0)
         .dyn_into::<MediaStreamTrack>()
-        .map_err(|_| Problem::Missing(kind))
+        .map_err(|_| String::from("NotFoundError"))
 }
 
 /// The SDP of a description object (`{type, sdp}`).
@@ -691,6 +839,59 @@ pub(super) fn listen_for_push_to_talk(call: Call) {
     on_cleanup(move || {
         down.remove();
         up.remove();
+    });
+}
+
+/// Keeps `call.devices` up to date: now, and whenever a device comes or goes.
+pub(super) fn list_devices(call: Call) {
+    list_devices_now(call);
+    let Some(media) = web_sys::window().and_then(|w| w.navigator().media_devices().ok()) else {
+        return;
+    };
+    let changed = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| list_devices_now(call));
+    media.set_ondevicechange(Some(changed.as_ref().unchecked_ref()));
+    let kept = SendWrapper::new((media, changed));
+    on_cleanup(move || {
+        let (media, changed) = kept.take();
+        media.set_ondevicechange(None);
+        drop(changed);
+    });
+}
+
+/// Asks the browser for its microphones and cameras (named once one has been allowed).
+fn list_devices_now(call: Call) {
+    let Some(media) = web_sys::window().and_then(|w| w.navigator().media_devices().ok()) else {
+        return;
+    };
+    let Ok(promise) = media.enumerate_devices() else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        let Ok(list) = JsFuture::from(promise).await else {
+            return;
+        };
+        let list: js_sys::Array = list.unchecked_into();
+        let found: Vec<Device> = list
+            .iter()
+            .filter_map(|d| {
+                let d: web_sys::MediaDeviceInfo = d.dyn_into().ok()?;
+                let kind = match d.kind() {
+                    web_sys::MediaDeviceKind::Audioinput => Kind::Audio,
+                    web_sys::MediaDeviceKind::Videoinput => Kind::Video,
+                    _ => return None,
+                };
+                // The "default" entry is the browser's own default, which "Default" already is.
+                let id = d.device_id();
+                (!id.is_empty() && id != "default").then(|| Device {
+                    kind,
+                    id,
+                    label: d.label(),
+                })
+            })
+            .collect();
+        if call.devices.try_with_untracked(|d| *d != found) == Some(true) {
+            call.devices.set(found);
+        }
     });
 }
 

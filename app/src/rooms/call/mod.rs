@@ -41,6 +41,8 @@ pub enum Problem {
     Failed(Kind),
     /// The browser could not make a peer connection, or refused what the media server said.
     NoConnection,
+    /// A connection to the media server failed: no path from this network (nor through TURN).
+    Unreachable,
     /// This server runs no media server.
     CallsOff,
     /// The media server refused something (its own words, shown as text).
@@ -98,6 +100,51 @@ impl Default for Hearing {
 
 const DUCK_KEY: &str = "kino.call.duck";
 const TOLD_KEY: &str = "kino.call.told";
+/// How each person sounds here, kept across visits: `user<TAB>volume<TAB>1|0` lines.
+const HEARING_KEY: &str = "kino.call.hearing";
+/// The chosen microphone and camera (a browser's device ids, which only mean something to it).
+const MIC_KEY: &str = "kino.call.mic";
+const CAM_KEY: &str = "kino.call.cam";
+
+/// A microphone or camera the browser has, for the device selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub kind: Kind,
+    pub id: String,
+    pub label: String,
+}
+
+/// `HEARING_KEY`'s text → the hearings it keeps (lines that do not parse are dropped).
+pub fn read_hearing(text: &str) -> Vec<(String, Hearing)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split('\t');
+            let user = parts.next().filter(|u| !u.is_empty())?;
+            let volume = parts
+                .next()?
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())?;
+            let muted = parts.next()? == "1";
+            Some((
+                user.to_owned(),
+                Hearing {
+                    muted,
+                    volume: volume.clamp(0.0, 1.0),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The hearings worth keeping (not the default) as `HEARING_KEY`'s text.
+pub fn write_hearing(hearing: &[(String, Hearing)]) -> String {
+    hearing
+        .iter()
+        .filter(|(_, h)| *h != Hearing::default())
+        .map(|(user, h)| format!("{user}\t{}\t{}\n", h.volume, u8::from(h.muted)))
+        .collect()
+}
 
 /// The call as the page shows it. `Copy`, like the signals it holds.
 #[derive(Clone, Copy)]
@@ -125,6 +172,11 @@ pub struct Call {
     pub hearing: RwSignal<Vec<(String, Hearing)>>,
     /// Push-to-talk: the microphone sends only while V is held.
     pub push_to_talk: RwSignal<bool>,
+    /// The browser's microphones and cameras (names once it has been given one of them).
+    pub devices: RwSignal<Vec<Device>>,
+    /// The chosen microphone and camera (`None`: the browser's default).
+    pub mic_device: RwSignal<Option<String>>,
+    pub cam_device: RwSignal<Option<String>>,
     /// The browser refused to start the call's sound without a click.
     pub sound_blocked: RwSignal<bool>,
     /// Bumped to try starting the sound again.
@@ -151,6 +203,9 @@ impl Call {
             film_gain: RwSignal::new(1.0),
             hearing: RwSignal::new(Vec::new()),
             push_to_talk: RwSignal::new(false),
+            devices: RwSignal::new(Vec::new()),
+            mic_device: RwSignal::new(None),
+            cam_device: RwSignal::new(None),
             sound_blocked: RwSignal::new(false),
             replay: RwSignal::new(0),
             told: RwSignal::new(false),
@@ -164,6 +219,18 @@ impl Call {
             if storage.get_item(DUCK_KEY).ok().flatten().as_deref() == Some("0") {
                 self.duck_on.set(false);
             }
+            if let Ok(Some(text)) = storage.get_item(HEARING_KEY) {
+                self.hearing.set(read_hearing(&text));
+            }
+            let chosen = |key| {
+                storage
+                    .get_item(key)
+                    .ok()
+                    .flatten()
+                    .filter(|id| !id.is_empty())
+            };
+            self.mic_device.set(chosen(MIC_KEY));
+            self.cam_device.set(chosen(CAM_KEY));
             if storage.get_item(TOLD_KEY).ok().flatten().is_some() {
                 self.told.set(true);
             } else {
@@ -180,6 +247,7 @@ impl Call {
         self.engine.set_value(Some(SendWrapper::new(engine)));
         media::duck_the_film(self);
         media::listen_for_push_to_talk(self);
+        media::list_devices(self);
         on_cleanup(move || {
             if let Some(Some(engine)) = self.engine.try_get_value() {
                 engine.close();
@@ -221,6 +289,26 @@ impl Call {
             };
             f(&mut h[at].1)
         });
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(
+                HEARING_KEY,
+                &self.hearing.with_untracked(|h| write_hearing(h)),
+            );
+        }
+    }
+
+    /// A microphone or camera was chosen (`""`: the browser's default); a device that is on
+    /// switches at once.
+    fn choose_device(&self, kind: Kind, id: String) {
+        let (chosen, key) = match kind {
+            Kind::Audio => (self.mic_device, MIC_KEY),
+            Kind::Video => (self.cam_device, CAM_KEY),
+        };
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(key, &id);
+        }
+        chosen.set(Some(id).filter(|id| !id.is_empty()));
+        self.with_engine(|e| e.switch_device(kind));
     }
 }
 
@@ -295,6 +383,8 @@ pub fn CallSection(call: Call, names: HashMap<String, String>) -> impl IntoView 
                     />
                     {t!(i18n, call_ptt)}
                 </label>
+                <DeviceSelect call kind=Kind::Audio />
+                <DeviceSelect call kind=Kind::Video />
             </div>
         </details>
     }
@@ -333,6 +423,60 @@ fn DeviceToggle(call: Call, kind: Kind, disabled: Signal<bool>) -> impl IntoView
     }
 }
 
+/// "Microphone" or "Camera": which of the browser's devices (shown once it has some).
+#[component]
+fn DeviceSelect(call: Call, kind: Kind) -> impl IntoView {
+    let i18n = use_i18n();
+    let chosen = match kind {
+        Kind::Audio => call.mic_device,
+        Kind::Video => call.cam_device,
+    };
+    let word = move || match kind {
+        Kind::Audio => t_string!(i18n, call_microphone).to_string(),
+        Kind::Video => t_string!(i18n, call_camera).to_string(),
+    };
+    let mine = Memo::new(move |_| {
+        call.devices.with(|d| {
+            d.iter()
+                .filter(|d| d.kind == kind)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    move || {
+        let devices = mine.get();
+        (!devices.is_empty()).then(|| {
+            let selected = chosen.get_untracked().unwrap_or_default();
+            let count = devices.len();
+            let options = devices
+                .into_iter()
+                .enumerate()
+                .map(|(n, d)| {
+                    let label = if d.label.is_empty() {
+                        format!("{} {}", word(), n + 1)
+                    } else {
+                        d.label
+                    };
+                    let is = d.id == selected;
+                    view! { <option value=d.id selected=is>{label}</option> }
+                })
+                .collect_view();
+            view! {
+                <label class="device-choice">
+                    {word()}
+                    <select
+                        data-count=count
+                        on:change=move |e| call.choose_device(kind, event_target_value(&e))
+                    >
+                        <option value="" selected=selected.is_empty()>{t!(i18n, call_device_default)}</option>
+                        {options}
+                    </select>
+                </label>
+            }
+        })
+    }
+}
+
 /// What went wrong last, as a sentence.
 #[component]
 fn ProblemLine(call: Call) -> impl IntoView {
@@ -347,6 +491,7 @@ fn ProblemLine(call: Call) -> impl IntoView {
                 Problem::Failed(Kind::Audio) => t_string!(i18n, call_mic_failed).to_string(),
                 Problem::Failed(Kind::Video) => t_string!(i18n, call_cam_failed).to_string(),
                 Problem::NoConnection => t_string!(i18n, call_no_connection).to_string(),
+                Problem::Unreachable => t_string!(i18n, call_unreachable).to_string(),
                 Problem::CallsOff => t_string!(i18n, call_off_here).to_string(),
                 Problem::Server(message) => {
                     t_string!(i18n, call_error, message = message).to_string()
@@ -559,6 +704,45 @@ mod tests {
                     video: false
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn how_each_person_sounds_is_kept_and_read_back() {
+        let hearing = vec![
+            (
+                "u1".to_owned(),
+                Hearing {
+                    muted: false,
+                    volume: 0.35,
+                },
+            ),
+            ("u2".to_owned(), Hearing::default()),
+            (
+                "u3".to_owned(),
+                Hearing {
+                    muted: true,
+                    volume: 1.0,
+                },
+            ),
+        ];
+        let text = write_hearing(&hearing);
+        // The default needs no line.
+        assert_eq!(text, "u1\t0.35\t0\nu3\t1\t1\n");
+        assert_eq!(
+            read_hearing(&text),
+            vec![hearing[0].clone(), hearing[2].clone()]
+        );
+        // Whatever else is in the browser's storage is dropped, and volumes stay in 0..=1.
+        assert_eq!(
+            read_hearing("garbage\n\t1\t0\nu4\tNaN\t0\nu5\t7\t0\nu6\t0.5"),
+            vec![(
+                "u5".to_owned(),
+                Hearing {
+                    muted: false,
+                    volume: 1.0
+                }
+            )]
         );
     }
 
