@@ -512,8 +512,9 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) 
     boris.wait_for(full_screen).await?.click().await?;
     let shown = "(() => { const f = document.fullscreenElement;
         return !!f && f.classList.contains('room-grid')
-            && getComputedStyle(f.querySelector('.room-side')).display !== 'none'
-            && getComputedStyle(f.querySelector('.call')).display !== 'none'
+            && f.querySelector('.room-side').checkVisibility()
+            && f.querySelector('.call').checkVisibility()
+            && f.querySelector('.chat-pane').checkVisibility()
             && f.querySelector('.room-video').getBoundingClientRect().width > window.innerWidth * 0.9; })()";
     boris.wait_js(shown, Duration::from_secs(3)).await?;
     let press_h =
@@ -521,8 +522,8 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) 
     boris.client.execute(press_h, vec![]).await?;
     boris
         .wait_js(
-            "getComputedStyle(document.querySelector('.room-side')).display === 'none'
-             && getComputedStyle(document.querySelector('.call')).display === 'none'",
+            "!document.querySelector('.call').checkVisibility()
+             && !document.querySelector('.chat-pane').checkVisibility()",
             Duration::from_secs(2),
         )
         .await?;

@@ -122,13 +122,13 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
                     <div class="room-stage">
                         <Stage view=v.clone() phase now live gain=call.film_gain on_now />
                     </div>
+                </div>
+                <aside class="room-side">
                     {(!v.purged).then(|| view! {
                         <Show when=move || !live.ended.get()>
                             <CallSection call names=call_names.clone() />
                         </Show>
                     })}
-                </div>
-                <aside class="room-side">
                     <Participants view=v.clone() shown=shown.clone() live owner_controls />
                     {(!v.purged && v.phase != Phase::Ended).then(|| view! {
                         <UpNext live code=v.code.clone() names=queue_names i_own=v.i_own />
