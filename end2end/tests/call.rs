@@ -185,7 +185,7 @@ fn voice(dir: &std::path::Path) -> Result<std::path::PathBuf> {
 }
 
 #[tokio::test]
-async fn two_people_hear_and_see_each_other() -> Result {
+async fn three_people_hear_and_see_each_other() -> Result {
     let Ok(ip) = std::env::var("KINO_CALL_NETNS") else {
         eprintln!(
             "skipped: the call test needs a network namespace with a local address; run it as \
