@@ -320,13 +320,9 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) 
     }
 
     // Push-to-talk: her voice goes out only while V is held.
-    anna.client
-        .find(Locator::XPath(
-            "//label[contains(normalize-space(.), 'Push to talk')]/input",
-        ))
-        .await?
-        .click()
-        .await?;
+    let push_to_talk =
+        Locator::XPath("//label[contains(normalize-space(.), 'Push to talk')]/input");
+    anna.client.find(push_to_talk).await?.click().await?;
     until_xpath(
         boris,
         &format!("{}//*[@aria-label='Microphone off']", tile("Анна")),
@@ -343,13 +339,7 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) 
     grows(boris, "audio", "totalAudioEnergy", before, 0.01).await?;
     anna.client.execute(&key("keyup"), vec![]).await?;
     falls_silent(boris, per_second, "after V was let go").await?;
-    anna.client
-        .find(Locator::XPath(
-            "//label[contains(normalize-space(.), 'Push to talk')]/input",
-        ))
-        .await?
-        .click()
-        .await?;
+    anna.client.find(push_to_talk).await?.click().await?;
     grows(boris, "audio", "totalAudioEnergy", before, 0.02).await?;
 
     // Off: within a second Boris sees her microphone off, and hears nothing more.

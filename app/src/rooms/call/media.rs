@@ -21,7 +21,7 @@ use crate::rooms::protocol::{ClientMsg, IceServer, ProtoError, ServerMsg};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -592,11 +592,7 @@ impl Engine {
         let id = self.chosen(kind);
         let weak = Rc::downgrade(self);
         leptos::task::spawn_local(async move {
-            let got = open_device(kind, id.as_deref()).await;
-            let Some(engine) = weak.upgrade() else {
-                if let Ok(track) = got {
-                    track.stop();
-                }
+            let Some((engine, got)) = Self::open_chosen(weak, kind, id).await else {
                 return;
             };
             match got {
@@ -615,6 +611,25 @@ impl Engine {
         });
     }
 
+    /// Opens the device `id` (or the default) for `kind`: the engine and what came of it, unless
+    /// the page went meanwhile (a track that was opened is then stopped again).
+    async fn open_chosen(
+        weak: Weak<Self>,
+        kind: Kind,
+        id: Option<String>,
+    ) -> Option<(Rc<Self>, Result<MediaStreamTrack, Problem>)> {
+        let got = open_device(kind, id.as_deref()).await;
+        match weak.upgrade() {
+            Some(engine) => Some((engine, got)),
+            None => {
+                if let Ok(track) = got {
+                    track.stop();
+                }
+                None
+            }
+        }
+    }
+
     fn chosen(&self, kind: Kind) -> Option<String> {
         match kind {
             Kind::Audio => self.call.mic_device.get_untracked(),
@@ -628,11 +643,7 @@ impl Engine {
         let id = self.chosen(kind);
         let weak = Rc::downgrade(self);
         leptos::task::spawn_local(async move {
-            let got = open_device(kind, id.as_deref()).await;
-            let Some(engine) = weak.upgrade() else {
-                if let Ok(track) = got {
-                    track.stop();
-                }
+            let Some((engine, got)) = Self::open_chosen(weak, kind, id).await else {
                 return;
             };
             if engine.closed.get() {
