@@ -267,13 +267,15 @@ fn fail(why: String) -> Result {
     Err(why.into())
 }
 
-async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) -> Result {
-    let room = anna.create_room_at(&server.url).await?.to_string();
-    for b in [boris, vera] {
+/// `owner` opens a room and the `others` follow its link; each page is in the call, its
+/// devices off, its peer connections watched.
+async fn in_a_call(server: &Server, owner: &Browser, others: &[&Browser]) -> Result {
+    let room = owner.create_room_at(&server.url).await?.to_string();
+    for b in others {
         b.goto(&room).await?;
         b.wait_hydrated().await?;
     }
-    for b in [anna, boris, vera] {
+    for b in std::iter::once(owner).chain(others.iter().copied()) {
         b.wait_text_in(".call", "Your microphone and camera are off.")
             .await?;
         b.client.execute(WATCH_CONNECTIONS, vec![]).await?;
@@ -281,6 +283,11 @@ async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) 
         b.wait_text_in(".call", "Nobody has turned on a microphone or camera yet.")
             .await?;
     }
+    Ok(())
+}
+
+async fn call(server: &Server, anna: &Browser, boris: &Browser, vera: &Browser) -> Result {
+    in_a_call(server, anna, &[boris, vera]).await?;
 
     // Anna's microphone on: Boris receives her voice.
     anna.button("Microphone").await?.click().await?;
@@ -669,16 +676,7 @@ async fn a_call_through_turn_only_and_a_wrong_secret_gets_no_relay() -> Result {
 }
 
 async fn relayed(server: &Server, anna: &Browser, boris: &Browser) -> Result {
-    let room = anna.create_room_at(&server.url).await?.to_string();
-    boris.goto(&room).await?;
-    boris.wait_hydrated().await?;
-    for b in [anna, boris] {
-        b.wait_text_in(".call", "Your microphone and camera are off.")
-            .await?;
-        b.client.execute(WATCH_CONNECTIONS, vec![]).await?;
-        b.wait_text_in(".call", "Nobody has turned on a microphone or camera yet.")
-            .await?;
-    }
+    in_a_call(server, anna, &[boris]).await?;
     anna.button("Microphone").await?.click().await?;
     until_xpath(boris, &tile("Анна"), true, Duration::from_secs(10)).await?;
     let start = inbound(boris, "audio", "totalAudioEnergy").await?;
