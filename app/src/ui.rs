@@ -283,3 +283,23 @@ pub fn ServerError() -> impl IntoView {
         />
     }
 }
+
+/// Is a key meant for a text field (the chat's, a search) rather than a page's shortcut? A
+/// checkbox, radio button, slider or button with the focus is not one.
+pub fn typing_into_field(e: &web_sys::KeyboardEvent) -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(el) = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
+        return false;
+    };
+    match el.tag_name().as_str() {
+        "TEXTAREA" | "SELECT" => true,
+        "INPUT" => !matches!(
+            el.get_attribute("type").as_deref(),
+            Some("checkbox" | "radio" | "range" | "button")
+        ),
+        _ => el.has_attribute("contenteditable"),
+    }
+}

@@ -80,7 +80,7 @@ pub(super) fn RoomView(view: RoomView) -> impl IntoView {
             if in_full_screen
                 && matches!(e.key().as_str(), "h" | "H" | "р" | "Р")
                 && !e.repeat()
-                && !typing_into(&e)
+                && !crate::ui::typing_into_field(&e)
             {
                 overlays_hidden.update(|h| *h = !*h);
             }
@@ -596,20 +596,4 @@ fn OwnerControls(
             {error}
         </section>
     }
-}
-
-/// Is a key meant for a text field (the chat's, a search)?
-fn typing_into(e: &web_sys::KeyboardEvent) -> bool {
-    use wasm_bindgen::JsCast;
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|el| {
-            matches!(el.tag_name().as_str(), "TEXTAREA" | "SELECT")
-                || (el.tag_name() == "INPUT"
-                    && !matches!(
-                        el.get_attribute("type").as_deref(),
-                        Some("checkbox" | "radio" | "range" | "button")
-                    ))
-                || el.has_attribute("contenteditable")
-        })
 }

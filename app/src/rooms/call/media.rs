@@ -835,7 +835,7 @@ fn stop(ticker: StoredValue<Option<IntervalHandle>>) {
 /// field has the focus.
 pub(super) fn listen_for_push_to_talk(call: Call) {
     let is_talk_key = |e: &web_sys::KeyboardEvent| {
-        matches!(e.key().as_str(), "v" | "V" | "м" | "М") && !typing(e)
+        matches!(e.key().as_str(), "v" | "V" | "м" | "М") && !crate::ui::typing_into_field(e)
     };
     let down = window_event_listener(leptos::ev::keydown, move |e| {
         if call.push_to_talk.get_untracked() && is_talk_key(&e) && !e.repeat() {
@@ -904,22 +904,4 @@ fn list_devices_now(call: Call) {
             call.devices.set(found);
         }
     });
-}
-
-/// Is the key meant for a text field (a checkbox or slider with the focus is not one)?
-fn typing(e: &web_sys::KeyboardEvent) -> bool {
-    let Some(el) = e
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-    else {
-        return false;
-    };
-    match el.tag_name().as_str() {
-        "TEXTAREA" | "SELECT" => true,
-        "INPUT" => !matches!(
-            el.get_attribute("type").as_deref(),
-            Some("checkbox" | "radio" | "range" | "button")
-        ),
-        _ => el.has_attribute("contenteditable"),
-    }
 }

@@ -107,13 +107,7 @@ pub async fn refresh(db: &Db, node: &str, live: &[(String, usize)]) -> Result<()
                 .execute(&db.pool)
                 .await?;
             }
-            None => {
-                sqlx::query("DELETE FROM room_calls WHERE room_id = $1 AND node = $2")
-                    .bind(&room_id)
-                    .bind(node)
-                    .execute(&db.pool)
-                    .await?;
-            }
+            None => forget(db, node, &room_id).await?,
         }
     }
     Ok(())
@@ -131,14 +125,19 @@ pub async fn left(db: &Db, node: &str, room_id: &str, server: &kino_rtc::MediaSe
     if live.iter().any(|(call, _)| call == room_id) {
         return;
     }
-    let gone = sqlx::query("DELETE FROM room_calls WHERE room_id = $1 AND node = $2")
+    if let Err(e) = forget(db, node, room_id).await {
+        tracing::warn!(error = %e, "recording the end of a call");
+    }
+}
+
+/// The room's call is no longer on `node`.
+async fn forget(db: &Db, node: &str, room_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM room_calls WHERE room_id = $1 AND node = $2")
         .bind(room_id)
         .bind(node)
         .execute(&db.pool)
-        .await;
-    if let Err(e) = gone {
-        tracing::warn!(error = %e, "recording the end of a call");
-    }
+        .await?;
+    Ok(())
 }
 
 /// Asks the media server which calls it holds and records them, now.
