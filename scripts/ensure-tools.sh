@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test tools Kino needs, each only when the pinned version is missing.
 # Usage: scripts/ensure-tools.sh build   # the wasm32 target, wasm-opt (binaryen) and ffmpeg
-#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver and coturn
+#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver, coturn and HAProxy
 # Nothing here downloads a prebuilt binary: wasm-opt comes from the npm registry (binaryen runs
 # under Node), browsers and ffmpeg from the OS packages. wasm-bindgen is a library inside
 # `cargo xtask` (xtask/), so there is no CLI to install, and no cargo-leptos.
@@ -58,6 +58,8 @@ ensure_test_packages() {
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   # The call test relays through a real TURN server.
   command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+  # The several-nodes test balances two kino processes with a real HAProxy.
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 

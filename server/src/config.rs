@@ -224,6 +224,18 @@ pub struct Config {
     #[arg(long, env = "KINO_NEXT_COUNTDOWN_SECONDS", default_value_t = 10)]
     pub next_countdown_seconds: u64,
 
+    /// With several nodes (PostgreSQL): how long a node may stay silent before the others count
+    /// it gone — its people leave its rooms. Each node says it is alive four times as often.
+    #[arg(long, env = "KINO_NODE_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub node_timeout_seconds: u64,
+
+    /// On SIGTERM, how long `/readyz` says 503 before the sockets close (long enough for the
+    /// load balancer's health checks to notice and send new clients elsewhere).
+    #[arg(long, env = "KINO_DRAIN_NOTICE_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub drain_notice_seconds: u64,
+
     /// Reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the real
     /// client; without it, limits per client count the proxy's address for everyone.
     #[arg(long, env = "KINO_TRUSTED_PROXIES", value_delimiter = ',')]

@@ -41,6 +41,8 @@ pub enum ServeError {
     Seed(sqlx::Error),
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot join the other nodes (LISTEN on PostgreSQL): {0}")]
+    Cluster(sqlx::Error),
 }
 
 /// Connects to the database, applies the migrations and (unless `--no-seed`) fills an empty
@@ -142,7 +144,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         }
     };
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        // The older name of `/readyz`.
+        .route("/healthz", get(readyz))
         .route("/posters/{file}", get(poster))
         .route(
             "/r/{code}/calendar.ics",
@@ -219,9 +224,13 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-async fn healthz(
+/// Ready for requests: the database answers. (`/livez` only says the process runs.)
+async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (http::StatusCode, &'static str) {
+    if state.hub.draining() != app::rooms::channel::Drain::Serving {
+        return (http::StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
     match sqlx::query("SELECT 1").execute(&state.db.pool).await {
         Ok(_) => (http::StatusCode::OK, "ok"),
         Err(e) => {
@@ -350,6 +359,20 @@ pub async fn serve_with_database(
             app::rooms::channel::call_home::REFRESH,
         ))
     });
+    // With PostgreSQL, any number of nodes may serve the same rooms: this one hears the others.
+    let cluster = match db.backend {
+        app::db::Backend::Postgres => app::rooms::channel::cluster::start(
+            &config.database_url,
+            db.clone(),
+            state.hub.clone(),
+            state.sign_outs.clone(),
+            &state.config.node,
+            Duration::from_secs(config.node_timeout_seconds),
+        )
+        .await
+        .map_err(ServeError::Cluster)?,
+        app::db::Backend::Sqlite => Vec::new(),
+    };
     // Through this node's hub, so the sockets of a room it ends hear of it at once.
     let lifecycle = tokio::spawn(app::rooms::lifecycle::run_maintenance_on(
         db.clone(),
@@ -370,18 +393,27 @@ pub async fn serve_with_database(
         state.config.clone(),
         config.transcode_workers,
     );
+    let hub = state.hub.clone();
     let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
-    accept_loop(listener, app, header_timeout, shutdown).await;
+    let notice = Duration::from_secs(config.drain_notice_seconds);
+    accept_loop(
+        listener,
+        app,
+        header_timeout,
+        drain(shutdown, hub.clone(), notice),
+    )
+    .await;
+    hub.retire().await;
     cleanup.abort();
     lifecycle.abort();
     recs.abort();
     if let Some(task) = call_homes {
         task.abort();
     }
-    for worker in workers {
-        worker.abort();
+    for task in workers.into_iter().chain(cluster) {
+        task.abort();
     }
     db.pool.close().await;
     Ok(())
@@ -437,6 +469,34 @@ fn guess_public_ip(bind: SocketAddr) -> Option<std::net::IpAddr> {
     probe.connect("192.0.2.1:9").ok()?;
     let ip = probe.local_addr().ok()?.ip();
     (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}
+
+/// Stopping without dropping anyone: once `shutdown` resolves, `/readyz` answers 503 for
+/// `notice` (the balancer's health checks see it and send new clients elsewhere, while requests
+/// still arriving here are served), then the sockets close with 1012 over a couple of seconds and
+/// reconnect through another node; this resolves when they are gone (or after 5 s more).
+async fn drain(
+    shutdown: impl Future<Output = ()>,
+    hub: std::sync::Arc<app::rooms::channel::Hub>,
+    notice: Duration,
+) {
+    use app::rooms::channel::Drain;
+    shutdown.await;
+    tracing::info!(
+        seconds = notice.as_secs(),
+        "draining: not ready, then closing the sockets"
+    );
+    hub.drain(Drain::NotReady);
+    tokio::time::sleep(notice).await;
+    hub.drain(Drain::Closing);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::info!(
+        left_open = hub.sockets(),
+        "the sockets are closed; stopping"
+    );
 }
 
 /// A client must send a request's body with no pause longer than this (and its headers within

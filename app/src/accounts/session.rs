@@ -231,25 +231,48 @@ impl SignOut {
 
 /// Where this node announces sessions that ended; whatever holds a connection for a session
 /// (the room channel's sockets) listens. Made once by the server, provided to every request.
+/// With several nodes each announcement is also forwarded to the others
+/// (`rooms::channel::cluster`), whose own announcements arrive through `deliver`.
 #[derive(Debug, Clone)]
-pub struct SignOuts(broadcast::Sender<Arc<SignOut>>);
+pub struct SignOuts {
+    here: broadcast::Sender<Arc<SignOut>>,
+    elsewhere: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<SignOut>>>,
+}
 
 impl Default for SignOuts {
     fn default() -> Self {
-        // A listener that falls 64 behind checks its session in the database instead.
-        Self(broadcast::channel(64).0)
+        Self {
+            // A listener that falls 64 behind checks its session in the database instead.
+            here: broadcast::channel(64).0,
+            elsewhere: Arc::default(),
+        }
     }
 }
 
 impl SignOuts {
+    /// A session ended on this node: its sockets here and on every other node close.
     pub fn announce(&self, which: SignOut) {
+        if let Some(others) = self.elsewhere.get() {
+            // A full queue: the other nodes' sockets are closed by their session checks later.
+            let _ = others.try_send(which.clone());
+        }
+        self.deliver(which);
+    }
+
+    /// A session ended (here or on another node): its sockets on this node close.
+    pub fn deliver(&self, which: SignOut) {
         // No listeners is fine: no socket is open.
-        let _ = self.0.send(Arc::new(which));
+        let _ = self.here.send(Arc::new(which));
+    }
+
+    /// From now on announcements are also sent to `others` (once, at start).
+    pub fn forward_to(&self, others: tokio::sync::mpsc::Sender<SignOut>) {
+        let _ = self.elsewhere.set(others);
     }
 
     /// The sessions that end from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<SignOut>> {
-        self.0.subscribe()
+        self.here.subscribe()
     }
 }
 

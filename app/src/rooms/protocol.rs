@@ -353,6 +353,20 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Does this event change the room's playback (so a `playback` message follows it)?
+    pub fn changes_playback(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Play { .. }
+                | EventKind::Pause { .. }
+                | EventKind::Seek { .. }
+                | EventKind::Rate { .. }
+                | EventKind::Hold { .. }
+                | EventKind::Resume { .. }
+                | EventKind::NowPlaying { .. }
+        )
+    }
+
     /// The tag, as stored in `room_events.kind`.
     pub fn tag(&self) -> &'static str {
         match self {

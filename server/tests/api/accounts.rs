@@ -306,8 +306,10 @@ async fn profile_changes_display_name_and_password() {
 #[tokio::test]
 async fn pages_render_with_the_right_status_and_language() {
     let app = spawn_app().await;
-    let (status, body) = app.page("/healthz").await;
-    assert_eq!((status, body.as_str()), (200, "ok"));
+    for probe in ["/livez", "/readyz", "/healthz"] {
+        let (status, body) = app.page(probe).await;
+        assert_eq!((status, body.as_str()), (200, "ok"), "{probe}");
+    }
 
     let (status, html) = app.page("/login").await;
     assert_eq!(status, 200);

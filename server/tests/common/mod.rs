@@ -129,6 +129,8 @@ pub async fn spawn_on(
     config.site_root = dir.path().join("site");
     // Each test server's media server on its own loopback port.
     config.rtc_udp = "127.0.0.1:0".parse().unwrap();
+    // No balancer to warn: a test server stops at once.
+    config.drain_notice_seconds = 0;
     adjust(&mut config);
     let (tx, rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = oneshot::channel();

@@ -4,13 +4,17 @@
 //! video stalled. Also the broadcast of sessions that ended, whose sockets close.
 //!
 //! No database here: the log (`log.rs`) writes an event and then publishes it through the hub.
+//! With several nodes (`cluster.rs`) the hub also tells the other nodes what it published and
+//! who is connected here, and shows the people connected through them beside its own.
 //! Whether a stall holds the room and when the hold ends are plain functions of what the hub
 //! knows (`Waiting`, `stalled`, `hold_at`, `resume_from`), so they are tested without a socket.
 
+use super::cluster::{Link, Note};
 use crate::rooms::protocol::{EventKind, Present, RoomEvent, ServerMsg};
 use crate::sync::Playback;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
@@ -155,10 +159,15 @@ pub(super) struct RoomHub {
     last_touch: Mutex<i64>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     waiting: Mutex<Waiting>,
+    /// The newest event sent to this room's sockets (0: none yet): what another node wrote
+    /// after it is read from the database and sent on.
+    published: AtomicI64,
+    /// People connected to the room through other nodes (none with one node).
+    elsewhere: Mutex<Vec<Present>>,
 }
 
 impl RoomHub {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             tx: broadcast::channel(BUFFER).0,
             write: Arc::new(tokio::sync::Mutex::new(())),
@@ -166,7 +175,37 @@ impl RoomHub {
             last_touch: Mutex::new(0),
             buckets: Mutex::new(HashMap::new()),
             waiting: Mutex::new(Waiting::default()),
+            published: AtomicI64::new(0),
+            elsewhere: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The newest event this room's sockets have been sent (or greeted with).
+    pub(super) fn published(&self) -> i64 {
+        self.published.load(Ordering::SeqCst)
+    }
+
+    /// The room's sockets have been sent (or greeted with) everything up to `seq`.
+    pub(super) fn saw(&self, seq: i64) {
+        self.published.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    /// The people connected through other nodes; `true` if that changed who is here.
+    pub(super) fn set_elsewhere(&self, mut people: Vec<Present>) -> bool {
+        people.sort_by(|a, b| a.user.cmp(&b.user));
+        let mut elsewhere = lock(&self.elsewhere);
+        let changed = *elsewhere != people;
+        *elsewhere = people;
+        changed
+    }
+
+    /// This node's own people, for the other nodes: (user, name, sockets, buffering) — with
+    /// those whose last socket closed moments ago (sockets 0), who have not left yet.
+    pub(super) fn local(&self) -> Vec<(String, String, usize, bool)> {
+        lock(&self.present)
+            .iter()
+            .map(|(user, e)| (user.clone(), e.name.clone(), e.sockets, e.buffering))
+            .collect()
     }
 
     /// Is playback held for someone stalled?
@@ -174,7 +213,7 @@ impl RoomHub {
         lock(&self.waiting).hold.is_some()
     }
 
-    /// Who is connected, by name.
+    /// Who is connected (here or through another node), by name.
     pub(super) fn present(&self) -> Vec<Present> {
         let map = lock(&self.present);
         let mut list: Vec<Present> = map
@@ -186,6 +225,12 @@ impl RoomHub {
                 buffering: e.buffering,
             })
             .collect();
+        for other in lock(&self.elsewhere).iter() {
+            match list.iter_mut().find(|p| p.user == other.user) {
+                Some(here) => here.buffering |= other.buffering,
+                None => list.push(other.clone()),
+            }
+        }
         list.sort_by(|a, b| a.name.cmp(&b.name).then(a.user.cmp(&b.user)));
         list
     }
@@ -321,13 +366,105 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Where a node that is stopping is: still serving, telling the balancer it is not ready, or
+/// closing its sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Drain {
+    Serving,
+    NotReady,
+    Closing,
+}
+
 /// Every room with someone connected (or being written to) on this node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     rooms: Mutex<HashMap<String, Arc<RoomHub>>>,
+    /// The other nodes, when there are any (PostgreSQL); unset, the hub is the only one.
+    cluster: OnceLock<Link>,
+    drain: tokio::sync::watch::Sender<Drain>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            rooms: Mutex::default(),
+            cluster: OnceLock::new(),
+            drain: tokio::sync::watch::channel(Drain::Serving).0,
+        }
+    }
 }
 
 impl Hub {
+    /// The node is stopping: `NotReady` first (the balancer stops sending new clients), then
+    /// `Closing` (every socket closes, each after its own short pause, and reconnects elsewhere).
+    pub fn drain(&self, step: Drain) {
+        self.drain.send_if_modified(|now| {
+            let later = step > *now;
+            if later {
+                *now = step;
+            }
+            later
+        });
+    }
+
+    /// Where the node is in stopping.
+    pub fn draining(&self) -> Drain {
+        *self.drain.borrow()
+    }
+
+    /// For a socket: changes while the node stops.
+    pub(super) fn drain_signal(&self) -> tokio::sync::watch::Receiver<Drain> {
+        self.drain.subscribe()
+    }
+
+    /// How many sockets are open on this node.
+    pub fn sockets(&self) -> usize {
+        lock(&self.rooms)
+            .values()
+            .map(|room| room.tx.receiver_count())
+            .sum()
+    }
+
+    /// This node stops for good: the other nodes may count it gone at once (its people leave
+    /// the rooms they do not come back to). Nothing to do with one node.
+    pub async fn retire(&self) {
+        if let Some(link) = self.cluster.get() {
+            link.retire().await;
+        }
+    }
+
+    /// From now on the hub tells the other nodes through `link` (once, at start).
+    pub(super) fn link(&self, link: Link) {
+        let _ = self.cluster.set(link);
+    }
+
+    /// Is `user` in the room through another node (never, with one node)?
+    pub(super) async fn in_room_elsewhere(&self, room_id: &str, user: &str) -> bool {
+        match self.cluster.get() {
+            Some(link) => link.elsewhere(room_id, user).await,
+            None => false,
+        }
+    }
+
+    fn tell(&self, note: Note) {
+        if let Some(link) = self.cluster.get() {
+            link.tell(note);
+        }
+    }
+
+    /// The room, if anyone is connected to it here.
+    pub(super) fn existing(&self, room_id: &str) -> Option<Arc<RoomHub>> {
+        lock(&self.rooms).get(room_id).cloned()
+    }
+
+    /// Every room with someone connected here, with the newest event its sockets were sent.
+    pub(super) fn rooms(&self) -> Vec<(String, i64)> {
+        lock(&self.rooms)
+            .iter()
+            .map(|(id, room)| (id.clone(), room.published()))
+            .collect()
+    }
+
     fn room(&self, room_id: &str) -> Arc<RoomHub> {
         lock(&self.rooms)
             .entry(room_id.to_owned())
@@ -352,9 +489,22 @@ impl Hub {
         self.room(room_id).write.clone().lock_owned().await
     }
 
-    /// Sends a written event to every socket of the room.
+    /// Sends an event written here to every socket of the room, and tells the other nodes.
     pub(super) fn publish(&self, room_id: &str, event: RoomEvent) {
         let seq = event.seq;
+        self.deliver(room_id, event);
+        self.tell(Note::Event {
+            room: room_id.to_owned(),
+            seq,
+        });
+    }
+
+    /// Sends an event (written here or by another node) to every socket of the room.
+    pub(super) fn deliver(&self, room_id: &str, event: RoomEvent) {
+        let seq = event.seq;
+        if let Some(room) = self.existing(room_id) {
+            room.saw(seq);
+        }
         let removes = match &event.kind {
             EventKind::Remove { user } => Some(user.clone()),
             _ => None,
@@ -373,6 +523,14 @@ impl Hub {
     /// Sends the playback state that the event `seq` led to.
     pub(super) fn send_playback(&self, room_id: &str, playback: Playback, seq: i64) {
         self.send(room_id, 0, &ServerMsg::Playback { playback, seq }, None);
+    }
+
+    /// Someone came, went or stalled here: every socket of the room and the other nodes hear.
+    pub(super) fn presence_changed(&self, room_id: &str, room: &RoomHub) {
+        self.send_presence(room_id, room);
+        self.tell(Note::Presence {
+            room: room_id.to_owned(),
+        });
     }
 
     /// Sends who is connected to `room` (and whether it holds for someone).

@@ -204,6 +204,63 @@ pub async fn end_room(db: &Db, hub: &Hub, room_id: &str, now: i64) -> Result<(),
     Ok(())
 }
 
+/// Writes that `user` left the room (a node that fell silent took them with it).
+pub(super) async fn write_leave(
+    db: &Db,
+    hub: &Hub,
+    room_id: &str,
+    user: &User,
+) -> Result<(), LogError> {
+    let change = Change::Event(EventKind::Leave, None);
+    write(db, hub, room_id, Some(user), None, change, now_ms()).await?;
+    Ok(())
+}
+
+/// Sends this node's sockets of the room the events another node wrote, up to at least `upto`,
+/// in sequence order: read from the database after the last one they were sent, under the
+/// room's lock (so they do not cross this node's own writes), then the playback state they
+/// led to. A room nobody here is connected to is left alone.
+pub(super) async fn catch_up(
+    db: &Db,
+    hub: &Hub,
+    room_id: &str,
+    upto: i64,
+) -> Result<(), sqlx::Error> {
+    let Some(room) = hub.existing(room_id) else {
+        return Ok(());
+    };
+    let _guard = hub.lock(room_id).await;
+    let mut after = room.published();
+    if after >= upto {
+        return Ok(());
+    }
+    // No socket greeted yet: they are greeted with the database's state, so only the news.
+    if after == 0 {
+        after = upto - 1;
+    }
+    let mut playback_changed = false;
+    loop {
+        let (events, more) = events_page(db, room_id, Bound::After(after), CATCH_UP_PAGE).await?;
+        for event in events {
+            after = event.seq;
+            playback_changed |= event.kind.changes_playback();
+            hub.deliver(room_id, event);
+        }
+        if !more {
+            break;
+        }
+    }
+    if playback_changed {
+        if let Some(row) = room_row(db, room_id).await? {
+            hub.send_playback(room_id, row.playback, row.last_seq);
+        }
+    }
+    Ok(())
+}
+
+/// Events read at once when catching up with another node.
+const CATCH_UP_PAGE: i64 = 200;
+
 /// Writes a playback command: the new state is worked out from the state inside the same
 /// transaction, under the room's lock, so simultaneous commands apply one after another in
 /// sequence order — never two from the same stale state.

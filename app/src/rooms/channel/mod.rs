@@ -6,7 +6,9 @@
 //!   the rate limits, sign-outs, and the decisions about holding playback for a stalled player;
 //! - `log`: the only writer of `room_events` (and of the room state an event changes), one path
 //!   from the room's lock to the broadcast;
-//! - `admission` lets a member open a socket, and `socket` serves their connection.
+//! - `admission` lets a member open a socket, and `socket` serves their connection;
+//! - `cluster`: with several nodes on PostgreSQL, how each hears the others' events, presence
+//!   and sign-outs (with one node it does not run).
 //!
 //! On one node a per-room lock around "write, commit, broadcast" makes the broadcast order the
 //! sequence order; a client that falls behind the broadcast buffer is resent what it missed from
@@ -15,13 +17,14 @@
 
 mod admission;
 pub mod call_home;
+pub mod cluster;
 mod hub;
 mod log;
 mod queue;
 mod socket;
 
 pub use admission::upgrade;
-pub use hub::Hub;
+pub use hub::{Drain, Hub};
 pub use log::{append, apply, end_room, write_control, write_event, LogError, RoomUpdate, Written};
 pub use queue::{start_due, state as queue_state};
 

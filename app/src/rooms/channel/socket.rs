@@ -7,7 +7,7 @@
 //! same over an in-memory pair as over axum's websocket (a test below does that).
 
 use super::call_home;
-use super::hub::{Outgoing, RoomHub};
+use super::hub::{Drain, Outgoing, RoomHub};
 use super::log::{
     events_page, note_active, room_row, write_control, write_event, write_hold, write_queue,
     write_resume, Bound, LogError, Written,
@@ -20,7 +20,7 @@ use crate::dates::now_ms;
 use crate::rooms::protocol::{
     ClientMsg, EventKind, IceServer, ProtoError, ServerMsg, Snapshot, PROTOCOL_VERSION,
 };
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ use tokio::sync::broadcast::error::RecvError;
 const PAGE: i64 = 200;
 /// A participant whose last socket closed counts as gone after this (a reload is not a leave).
 const LEAVE_GRACE: Duration = Duration::from_secs(5);
+/// A stopping node's sockets close over this long.
+const DRAIN_SPREAD: Duration = Duration::from_secs(2);
 /// The first message must come this soon.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -71,6 +73,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         // Subscribe before reading the backlog, so nothing falls between the two.
         let (room, mut rx) = app.hub.join(&room_id);
         let mut signed_out = app.sign_outs.subscribe();
+        let mut drain = app.hub.drain_signal();
         let mut conn = Connection {
             app,
             user,
@@ -95,6 +98,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     out = rx.recv() => conn.on_broadcast(out).await,
                     ended = signed_out.recv() => conn.on_sign_out(ended).await,
                     signal = next_call_signal(&mut call) => conn.on_call_signal(signal).await,
+                    () = closing(&mut drain) => conn.on_drain().await,
                 };
                 if let Some(joined) = conn.joined_call.take() {
                     call = Some(joined);
@@ -157,6 +161,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             .await
             .map_err(|e| unavailable(&e, "welcome failed"))?;
         self.sent = events.last().map_or(after.max(0), |e| e.seq);
+        self.room.saw(row.last_seq);
         Ok(ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
             snapshot: Box::new(Snapshot {
@@ -261,7 +266,15 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
 
     /// Notes this socket as present; the person's first socket writes a Join.
     async fn enter(&mut self) {
-        if self.room.enter(&self.user.id, &self.user.display_name) {
+        let first_here = self.room.enter(&self.user.id, &self.user.display_name);
+        // A reload that landed here while their old socket's node still counts them: no Join.
+        let elsewhere = first_here
+            && self
+                .app
+                .hub
+                .in_room_elsewhere(&self.room_id, &self.user.id)
+                .await;
+        if first_here && !elsewhere {
             // An ended room records no more joins; anything else is worth a line.
             let join = write_event(
                 &self.app,
@@ -298,7 +311,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
     }
 
     fn broadcast_presence(&self) {
-        self.app.hub.send_presence(&self.room_id, &self.room);
+        self.app.hub.presence_changed(&self.room_id, &self.room);
     }
 
     /// Notes that someone is in the room, at most once a minute per room (or now, if `force`).
@@ -641,6 +654,20 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             .map_err(|_| Done)
     }
 
+    /// The node stops: after a pause of its own (so a node's sockets do not all reconnect
+    /// elsewhere at the same instant) the socket closes with 1012, "service restart"; the
+    /// client comes back through another node with the last sequence it saw.
+    async fn on_drain(&mut self) -> Step {
+        let pause = uuid::Uuid::new_v4().as_u128() % DRAIN_SPREAD.as_millis();
+        tokio::time::sleep(Duration::from_millis(pause as u64)).await;
+        let frame = CloseFrame {
+            code: 1012,
+            reason: "restarting".into(),
+        };
+        let _ = self.sink.send(Message::Close(Some(frame))).await;
+        Err(Done)
+    }
+
     /// Closes the socket on purpose (signed out, removed): the connection ends.
     async fn close(&mut self) -> Step {
         let _ = self.sink.send(Message::Close(None)).await;
@@ -652,12 +679,16 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
 async fn gone(app: &Parts, user: &User, room_id: &str, room: &RoomHub) {
     // They may have been the one the room was waiting for.
     release(app, room_id, room, None).await;
-    let leave = write_event(app, room_id, Some(user), EventKind::Leave, None, None);
-    if let Err(LogError::Db(e)) = leave.await {
-        tracing::warn!(error = %e, "room channel: leave not written");
+    // A reload that landed on another node: they never left.
+    if !app.hub.in_room_elsewhere(room_id, &user.id).await {
+        let leave = write_event(app, room_id, Some(user), EventKind::Leave, None, None);
+        if let Err(LogError::Db(e)) = leave.await {
+            tracing::warn!(error = %e, "room channel: leave not written");
+        }
     }
     note_active(&app.db, room_id, now_ms()).await;
     app.hub.tidy(room_id);
+    app.hub.presence_changed(room_id, room);
 }
 
 /// Someone's video stalled while the room plays: hold playback where it is and wait — for
@@ -707,6 +738,11 @@ async fn release(app: &Parts, room_id: &str, room: &RoomHub, timed_out: Option<u
         tracing::warn!(error = %e, "room channel: resume not written");
     }
     app.hub.send_presence(room_id, room);
+}
+
+/// Resolves when the node starts closing its sockets.
+async fn closing(drain: &mut tokio::sync::watch::Receiver<Drain>) {
+    let _ = drain.wait_for(|d| *d == Drain::Closing).await;
 }
 
 fn error(error: ProtoError) -> ServerMsg {
