@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build and test tools Kino needs, each only when the pinned version is missing.
 # Usage: scripts/ensure-tools.sh build   # the wasm32 target, wasm-opt (binaryen) and ffmpeg
-#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver, coturn and HAProxy
+#        scripts/ensure-tools.sh test    # the above plus Chromium, ChromeDriver, coturn, HAProxy and
+#                                        the deploy files' checkers
 # Nothing here downloads a prebuilt binary: wasm-opt comes from the npm registry (binaryen runs
 # under Node), browsers and ffmpeg from the OS packages. wasm-bindgen is a library inside
 # `cargo xtask` (xtask/), so there is no CLI to install, and no cargo-leptos.
@@ -60,7 +61,23 @@ ensure_test_packages() {
   command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
   # The several-nodes test balances two kino processes with a real HAProxy.
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  # The deploy files are checked offline (scripts/check-deploy.sh).
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+  ensure_kubernetes_validate
+}
+
+# Kubernetes manifests are validated against the API's schemas (bundled in the PyPI package,
+# no cluster needed).
+KUBERNETES_VALIDATE_VERSION=1.37.0
+ensure_kubernetes_validate() {
+  local venv="$TOOLS_DIR/kubernetes-validate"
+  if ! "$venv/bin/kubernetes-validate" --version 2>/dev/null | grep -qx "$KUBERNETES_VALIDATE_VERSION"; then
+    say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  fi
 }
 
 # The library transcodes with ffmpeg (and reads files with ffprobe) at run time.

@@ -11,6 +11,9 @@ export PATH="${KINO_TOOLS_DIR:-$HOME/.cache/kino/tools}/binaryen/node_modules/.b
 export KINO_TEST_POSTGRES_URL="${KINO_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 bash scripts/ensure-postgres.sh "$KINO_TEST_POSTGRES_URL"
 
+step "the deploy files (HAProxy, compose, Kubernetes; checked offline)"
+bash scripts/check-deploy.sh
+
 step "rustfmt"
 cargo fmt --all --check
 
@@ -24,6 +27,7 @@ step "unit and integration tests on SQLite"
 env -u KINO_TEST_POSTGRES_URL cargo test --locked -p app -p kino -p kino-media -p kino-rtc -p kino-recs
 
 step "integration tests on PostgreSQL ($KINO_TEST_POSTGRES_URL)"
+# With it: server/tests/nodes.rs, two real kino processes behind HAProxy on one database.
 # The same packages as above (but the media tools, which use no database), so the same build is
 # reused; `-p kino` alone resolves other features and links everything anew.
 cargo test --locked -p app -p kino
