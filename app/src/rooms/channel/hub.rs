@@ -185,9 +185,18 @@ impl RoomHub {
         self.published.load(Ordering::SeqCst)
     }
 
-    /// The room's sockets have been sent (or greeted with) everything up to `seq`.
+    /// The room's sockets have been sent everything up to `seq`.
     pub(super) fn saw(&self, seq: i64) {
         self.published.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    /// A socket was greeted with the room as of `seq`. For the room's first socket here that
+    /// is where sending begins; later ones change nothing (the sockets already here may lack
+    /// events up to `seq` that are still being caught up with, and must get them).
+    pub(super) fn greeted(&self, seq: i64) {
+        let _ = self
+            .published
+            .compare_exchange(0, seq, Ordering::SeqCst, Ordering::SeqCst);
     }
 
     /// The people connected through other nodes; `true` if that changed who is here.

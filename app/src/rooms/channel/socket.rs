@@ -161,7 +161,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             .await
             .map_err(|e| unavailable(&e, "welcome failed"))?;
         self.sent = events.last().map_or(after.max(0), |e| e.seq);
-        self.room.saw(row.last_seq);
+        self.room.greeted(row.last_seq);
         Ok(ServerMsg::Welcome {
             v: PROTOCOL_VERSION,
             snapshot: Box::new(Snapshot {

@@ -240,3 +240,56 @@ fn sign_out_ends_the_right_sockets() {
     assert!(others.ends("u", Some("s2")));
     assert!(!others.ends("v", Some("s2")));
 }
+
+#[test]
+fn people_on_other_nodes_show_beside_this_nodes_own_once() {
+    let room = RoomHub::new();
+    room.enter("u1", "Вася");
+    let elsewhere = |user: &str, name: &str, buffering| Present {
+        user: user.into(),
+        name: name.into(),
+        buffering,
+    };
+    assert!(room.set_elsewhere(vec![
+        elsewhere("u2", "Петя", false),
+        elsewhere("u1", "Вася", true)
+    ]));
+    assert!(
+        !room.set_elsewhere(vec![
+            elsewhere("u1", "Вася", true),
+            elsewhere("u2", "Петя", false)
+        ]),
+        "the same people in another order change nothing"
+    );
+    let present = room.present();
+    assert_eq!(
+        present.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["Вася", "Петя"],
+        "Вася, here and through another node, is listed once"
+    );
+    assert!(present[0].buffering, "stalled on the other node is stalled");
+    // Only this node's own people go to the other nodes, with those in their grace period.
+    room.leave("u1");
+    assert_eq!(
+        room.local(),
+        [("u1".to_owned(), "Вася".to_owned(), 0, false)]
+    );
+    assert!(room.set_elsewhere(Vec::new()));
+    assert!(room.present().is_empty());
+}
+
+#[test]
+fn the_first_greeting_sets_where_sending_begins_and_later_ones_do_not() {
+    let room = RoomHub::new();
+    assert_eq!(room.published(), 0);
+    room.greeted(10);
+    room.greeted(14);
+    assert_eq!(
+        room.published(),
+        10,
+        "the sockets already here may still lack 11..14"
+    );
+    room.saw(12);
+    room.saw(11);
+    assert_eq!(room.published(), 12);
+}
