@@ -19,6 +19,26 @@ pub const PASSWORD: &str = "смотрим вместе";
 
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// A fresh PostgreSQL database for one test, made through `KINO_TEST_POSTGRES_URL` (the test
+/// command sets it); `None` when that is not set.
+pub async fn fresh_postgres() -> Result<Option<String>> {
+    use sqlx::Connection;
+    let Some(admin) = std::env::var("KINO_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut conn = sqlx::PgConnection::connect(&admin).await?;
+    let name = format!("kino_e2e_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let mut url = url::Url::parse(&admin)?;
+    url.set_path(&name);
+    Ok(Some(url.to_string()))
+}
+
 /// A running Kino server with its own database.
 pub struct Server {
     pub url: String,
@@ -86,6 +106,15 @@ impl Server {
     /// Starts the server with extra flags (e.g. `--public-url` when browsers reach it through
     /// a proxy; an `--rtc-udp` of their own replaces the default one on 127.0.0.1).
     pub async fn start_with(extra: &[String]) -> Result<Self> {
+        Self::launch(None, extra).await
+    }
+
+    /// Starts a server on an existing database (several nodes share one PostgreSQL database).
+    pub async fn start_on(database_url: &str, extra: &[String]) -> Result<Self> {
+        Self::launch(Some(database_url), extra).await
+    }
+
+    async fn launch(database_url: Option<&str>, extra: &[String]) -> Result<Self> {
         let bin = std::env::var("KINO_BIN").map_err(|_| "set KINO_BIN to the built kino binary")?;
         let site = std::env::var("KINO_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
         let site = std::path::Path::new(&site);
@@ -101,6 +130,10 @@ impl Server {
             workspace_dir().join(bin)
         };
         let dir = tempfile::tempdir()?;
+        let database_url = database_url.map_or_else(
+            || format!("sqlite://{}", dir.path().join("kino.db").display()),
+            str::to_owned,
+        );
         let rtc_udp: &[&str] = if extra.iter().any(|a| a == "--rtc-udp") {
             &[]
         } else {
@@ -110,7 +143,7 @@ impl Server {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--database-url")
-            .arg(format!("sqlite://{}", dir.path().join("kino.db").display()))
+            .arg(database_url)
             .arg("--media-dir")
             .arg(dir.path().join("media"))
             .arg("--site-root")
