@@ -5,6 +5,8 @@
 # the load generator, e.g.
 #   cargo make bench-fanout -- --rooms 1000 --duration 30
 #   cargo make bench-fanout -- --database-url postgres://postgres@127.0.0.1:5432/test
+#   cargo make bench-fanout -- --database-url postgres://… --nodes 2   # two nodes, then a
+#                                                  # reconnect storm after SIGKILL of one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.

@@ -4,6 +4,10 @@
 //! lost, the server's resident memory per socket and CPU, then the chat throughput with
 //! persistence: every room's sender sending as fast as the server acknowledges.
 //!
+//! With `--nodes 2` (PostgreSQL only) the rooms are served by two `kino` processes on one
+//! database: the sockets of each room alternate between them and every sender is on the first,
+//! so half the deliveries cross from one node to the other (`pg_notify`, then a read).
+//!
 //! `cargo make bench-fanout` (scripts/bench-fanout.sh) builds the release server and runs this.
 
 use clap::Parser;
@@ -37,6 +41,13 @@ struct Args {
     /// `postgres://…` admin URL to run on a fresh PostgreSQL database instead of SQLite.
     #[arg(long)]
     database_url: Option<String>,
+    /// Kino processes serving the rooms (more than one needs `--database-url`).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// With two or more nodes, end with a reconnect storm: every room's listeners on the last
+    /// node, SIGKILL it, and time until all are back on the first (0 skips it).
+    #[arg(long, default_value_t = 10)]
+    storm_secs: u64,
     #[arg(long, env = "KINO_BIN", default_value_os_t = default_binary())]
     binary: PathBuf,
     #[arg(long, env = "KINO_SITE_ROOT", default_value_os_t = default_site_root())]
@@ -142,18 +153,244 @@ async fn wait_stop(mut stop: tokio::sync::watch::Receiver<bool>) {
     }
 }
 
+/// What the reconnect storm measured.
+struct Storm {
+    sockets: usize,
+    /// Seconds from the kill until the last socket was welcomed on the surviving node.
+    all_back: f64,
+    p99_ms: f64,
+    /// Events some listener never got (a gap in its sequence, or short of the room's last).
+    lost: u64,
+}
+
+/// One listener of the storm: on `victim`'s address until it dies, then back on `base` with the
+/// last sequence it saw; the sequences it received, and how long its reconnect took.
+async fn storm_listener(
+    victim: String,
+    base: String,
+    code: String,
+    cookie: String,
+    killed: Arc<tokio::sync::Notify>,
+    killed_at: Arc<std::sync::OnceLock<Instant>>,
+    connected: Arc<AtomicU64>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(String, std::collections::BTreeSet<i64>, Option<Duration>)> {
+    let mut seqs = std::collections::BTreeSet::new();
+    // Thousands connect at once: a connection the node resets is tried again.
+    let mut attempts = 0;
+    let mut ws = loop {
+        match connect(&victim, &code, &cookie).await {
+            Ok(ws) => break ws,
+            Err(e) if attempts >= 20 => return Err(e),
+            Err(_) => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let ready = killed.notified();
+    tokio::pin!(ready);
+    ready.as_mut().enable();
+    connected.fetch_add(1, Ordering::SeqCst);
+    let mut took = None;
+    loop {
+        let next = tokio::select! {
+            next = ws.next() => next,
+            _ = wait_stop(stop.clone()) => break,
+        };
+        match next {
+            Some(Ok(Message::Text(text))) => note_seqs(text.as_str(), &mut seqs),
+            Some(Ok(_)) => {}
+            _ if took.is_none() => {
+                // The node is gone: back through the other one, from the last event seen.
+                ready.as_mut().await;
+                let last = seqs.last().copied().unwrap_or(0);
+                ws = loop {
+                    match reconnect(&base, &code, &cookie, last, &mut seqs).await {
+                        Ok(ws) => break ws,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                };
+                took = killed_at.get().map(Instant::elapsed);
+            }
+            _ => break,
+        }
+    }
+    Ok((code, seqs, took))
+}
+
+/// Notes the sequence numbers of the events in a server message (an event, or a welcome's).
+fn note_seqs(text: &str, seqs: &mut std::collections::BTreeSet<i64>) {
+    let Ok(msg) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    match msg["t"].as_str() {
+        Some("event") => seqs.extend(msg["seq"].as_i64()),
+        Some("welcome") => seqs.extend(
+            msg["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["seq"].as_i64()),
+        ),
+        _ => {}
+    }
+}
+
+async fn reconnect(
+    base: &str,
+    code: &str,
+    cookie: &str,
+    last_seq: i64,
+    seqs: &mut std::collections::BTreeSet<i64>,
+) -> Result<Ws> {
+    let url = format!("{}/ws/rooms/{code}", base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("cookie", cookie.parse()?);
+    request.headers_mut().insert("origin", base.parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let hello = format!(r#"{{"t":"hello","v":1,"last_seq":{last_seq}}}"#);
+    ws.send(Message::Text(hello.into())).await?;
+    while let Some(msg) = ws.next().await {
+        if let Message::Text(text) = msg? {
+            note_seqs(text.as_str(), seqs);
+            if text.as_str().starts_with(r#"{"t":"welcome""#) {
+                return Ok(ws);
+            }
+        }
+    }
+    Err("closed before the welcome".into())
+}
+
+/// The reconnect storm: each room's listeners (all but its sender) on `victim`, senders on
+/// `base` saying one message per room per second; `victim` is killed (SIGKILL) and every
+/// listener comes back through `base`. Then each listener must hold every event from its first
+/// to the room's last.
+async fn storm(
+    base: &str,
+    victim: Server,
+    codes: &[String],
+    users: &[Arc<User>],
+    pool: &sqlx::AnyPool,
+    secs: u64,
+) -> Result<Storm> {
+    let victim_url = victim.url.clone();
+    let killed = Arc::new(tokio::sync::Notify::new());
+    let killed_at = Arc::new(std::sync::OnceLock::new());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let connected = Arc::new(AtomicU64::new(0));
+    let mut listeners = tokio::task::JoinSet::new();
+    for code in codes {
+        for user in users.iter().skip(1) {
+            listeners.spawn(storm_listener(
+                victim_url.clone(),
+                base.to_owned(),
+                code.clone(),
+                user.cookie.clone(),
+                killed.clone(),
+                killed_at.clone(),
+                connected.clone(),
+                stop.clone(),
+            ));
+        }
+    }
+    let sockets = listeners.len();
+    // Everyone connected first (each says hello and gets its welcome).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while connected.load(Ordering::SeqCst) < sockets as u64 {
+        if Instant::now() > deadline {
+            return Err("the storm's listeners did not all connect within 120 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut senders = Vec::new();
+    for code in codes {
+        senders.push(connect(base, code, &users[0].cookie).await?);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (senders_stop_tx, senders_stop) = tokio::sync::watch::channel(false);
+    let mut sending = tokio::task::JoinSet::new();
+    for (r, mut ws) in senders.into_iter().enumerate() {
+        let stop = senders_stop.clone();
+        sending.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut i = 0u64;
+            while !*stop.borrow() {
+                tick.tick().await;
+                let msg = format!(r#"{{"t":"chat","id":"s{r}-{i}","text":"storm","position":0}}"#);
+                if ws.send(Message::Text(msg.into())).await.is_err() {
+                    break;
+                }
+                i += 1;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = killed_at.set(Instant::now());
+    victim.stop().await?;
+    killed.notify_waiters();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    // The senders stop first; the listeners a second later, with everything delivered.
+    let _ = senders_stop_tx.send(true);
+    while sending.join_next().await.is_some() {}
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = stop_tx.send(true);
+    let last: std::collections::HashMap<String, i64> =
+        sqlx::query_as::<_, (String, i64)>("SELECT code, last_seq FROM rooms")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
+    let mut reconnects = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut lost = 0u64;
+    let mut back = 0usize;
+    while let Some(done) = listeners.join_next().await {
+        let (code, seqs, took) = done??;
+        if let Some(took) = took {
+            back += 1;
+            let _ = reconnects.record(took.as_micros().max(1) as u64);
+        }
+        let first = seqs.first().copied().unwrap_or(0);
+        let room_last = last.get(&code).copied().unwrap_or(0);
+        lost += (first..=room_last).filter(|s| !seqs.contains(s)).count() as u64;
+    }
+    let all_back = reconnects.max() as f64 / 1e6;
+    println!(
+        "reconnect storm: {sockets} sockets on the killed node, {back} back on the other; all \
+         back {all_back:.2} s after the kill, reconnect p50 {:.0} ms, p99 {:.0} ms; {lost} events lost",
+        reconnects.value_at_quantile(0.5) as f64 / 1000.0,
+        reconnects.value_at_quantile(0.99) as f64 / 1000.0,
+    );
+    Ok(Storm {
+        sockets,
+        all_back,
+        p99_ms: reconnects.value_at_quantile(0.99) as f64 / 1000.0,
+        lost,
+    })
+}
+
 #[tokio::main]
 async fn main() -> Result {
     let args = Args::parse();
+    if args.nodes > 1 && args.database_url.is_none() {
+        return Err("several nodes share a PostgreSQL database: pass --database-url".into());
+    }
     let db = FreshDatabase::create(args.database_url.as_deref()).await?;
-    let server = Server::start(&args.binary, &args.site_root, db.url()).await?;
-    let base = server.url.clone();
-    let pid = server.pid().ok_or("no server pid")?;
+    // One after the other: the first runs the migrations.
+    let mut servers = Vec::new();
+    for _ in 0..args.nodes.max(1) {
+        servers.push(Server::start(&args.binary, &args.site_root, db.url()).await?);
+    }
+    let bases: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let base = bases[0].clone();
+    let rss = || -> u64 { servers.iter().filter_map(|s| rss_kib(s.pid()?)).sum() };
+    let cpu_seconds = || -> f64 { servers.iter().filter_map(Server::cpu_seconds).sum() };
     println!(
-        "fan-out: {} rooms × {} clients on {} ({}), {} s",
+        "fan-out: {} rooms × {} clients on {} node(s) at {} ({}), {} s",
         args.rooms,
         args.per_room,
-        base,
+        servers.len(),
+        bases.join(", "),
         db.kind(),
         args.duration
     );
@@ -201,17 +438,17 @@ async fn main() -> Result {
     while let Some(joined) = joins.join_next().await {
         joined??;
     }
-    let rss_before = rss_kib(pid).unwrap_or(0);
+    let rss_before = rss();
     let mut sockets: Vec<Vec<Ws>> = Vec::new();
     for code in codes.iter() {
         let mut room = Vec::new();
-        for user in &users {
-            room.push(connect(&base, code, &user.cookie).await?);
+        for (i, user) in users.iter().enumerate() {
+            room.push(connect(&bases[i % bases.len()], code, &user.cookie).await?);
         }
         sockets.push(room);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib(pid).unwrap_or(0);
+    let rss_after = rss();
     let connections = (args.rooms * args.per_room) as u64;
     println!(
         "set-up: {:.1} s; {} sockets open; server RSS {} → {} MiB: {:.1} KiB per socket",
@@ -236,7 +473,7 @@ async fn main() -> Result {
             receivers.spawn(receive(ws, start, hist, received.clone(), stop_rx.clone()));
         }
     }
-    let cpu_before = server.cpu_seconds().unwrap_or(0.0);
+    let cpu_before = cpu_seconds();
     let sent = Arc::new(AtomicU64::new(0));
     let mut sending = tokio::task::JoinSet::new();
     for (r, mut ws) in senders.into_iter().enumerate() {
@@ -262,7 +499,7 @@ async fn main() -> Result {
         senders.push(ws?);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
+    let cpu = cpu_seconds() - cpu_before;
     let wall = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -345,10 +582,19 @@ async fn main() -> Result {
         );
         throughput = Some(n as f64 / secs);
     }
+    let nodes = servers.len();
+    let storm = if servers.len() > 1 && args.storm_secs > 0 {
+        let victim = servers.pop().ok_or("no node to stop")?;
+        Some(storm(&base, victim, &codes, &users, &pool, args.storm_secs).await?)
+    } else {
+        None
+    };
     println!(
         "{}",
         serde_json::json!({
             "bench": "fanout",
+            "nodes": nodes,
+            "database": db.kind(),
             "sockets": connections,
             "kib_per_socket": rss_after.saturating_sub(rss_before) as f64 / connections as f64,
             "p50_ms": hist.value_at_quantile(0.5) as f64 / 1000.0,
@@ -358,9 +604,15 @@ async fn main() -> Result {
             "deliveries_lost": expected.saturating_sub(got),
             "server_cpu_percent": 100.0 * cpu / wall,
             "chat_messages_per_s": throughput,
+            "storm_sockets": storm.as_ref().map(|s| s.sockets),
+            "storm_all_back_s": storm.as_ref().map(|s| s.all_back),
+            "storm_reconnect_p99_ms": storm.as_ref().map(|s| s.p99_ms),
+            "storm_lost": storm.as_ref().map(|s| s.lost),
         })
     );
-    server.stop().await?;
+    for server in servers {
+        server.stop().await?;
+    }
     db.remove().await?;
     Ok(())
 }
