@@ -455,6 +455,26 @@ impl Browser {
         Ok(room)
     }
 
+    /// The room's video: whether it is paused, where it is (s), and when that was read (ms on
+    /// the machine's clock, `performance.timeOrigin + performance.now()`).
+    pub async fn room_video(&self) -> Result<(bool, f64, f64)> {
+        let v = self
+            .client
+            .execute(
+                "const v = document.querySelector('video.room-video');
+                 if (!v) return null;
+                 return [v.paused, v.currentTime, performance.timeOrigin + performance.now()];",
+                vec![],
+            )
+            .await?;
+        let v = v.as_array().ok_or("no video in the room")?;
+        Ok((
+            v[0].as_bool().unwrap_or(true),
+            v[1].as_f64().unwrap_or(-1.0),
+            v[2].as_f64().unwrap_or(0.0),
+        ))
+    }
+
     pub async fn close(self) -> Result {
         self.client.close().await?;
         Ok(())

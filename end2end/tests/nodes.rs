@@ -5,27 +5,10 @@
 use end2end::{fresh_postgres, Browser, Result, Server};
 use std::time::{Duration, Instant};
 
-/// The room's video: paused, and where.
-async fn video(browser: &Browser) -> Result<(bool, f64)> {
-    let v = browser
-        .client
-        .execute(
-            "const v = document.querySelector('video.room-video');
-             return v ? [v.paused, v.currentTime] : null;",
-            vec![],
-        )
-        .await?;
-    let v = v.as_array().ok_or("no video in the room")?;
-    Ok((
-        v[0].as_bool().unwrap_or(true),
-        v[1].as_f64().unwrap_or(-1.0),
-    ))
-}
-
 async fn until(browser: &Browser, what: &str, check: impl Fn(bool, f64) -> bool) -> Result {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (paused, position) = video(browser).await?;
+        let (paused, position, _) = browser.room_video().await?;
         if check(paused, position) {
             return Ok(());
         }

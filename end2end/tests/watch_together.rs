@@ -18,21 +18,7 @@ async fn person(server: &Server, username: &str, name: &str) -> Result<Browser> 
 /// The room's video in this browser: (paused, position in s, the machine's clock in ms when read).
 /// Every browser runs on this machine, so their clocks are one clock.
 async fn video(browser: &Browser) -> Result<(bool, f64, f64)> {
-    let v = browser
-        .client
-        .execute(
-            "const v = document.querySelector('video.room-video');
-             if (!v) return null;
-             return [v.paused, v.currentTime, performance.timeOrigin + performance.now()];",
-            vec![],
-        )
-        .await?;
-    let v = v.as_array().ok_or("no video in the room")?;
-    Ok((
-        v[0].as_bool().unwrap_or(true),
-        v[1].as_f64().unwrap_or(-1.0),
-        v[2].as_f64().unwrap_or(0.0),
-    ))
+    browser.room_video().await
 }
 
 /// Where the video is at the machine's time `at` (a playing video moves on at speed 1).

@@ -63,6 +63,17 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// Two nodes and the proxy on a fresh PostgreSQL database; `None` (saying so) without one.
+    async fn for_test() -> Option<Self> {
+        match postgres() {
+            Some(admin) => Some(Self::start(&admin).await),
+            None => {
+                eprintln!("skipped: several nodes need PostgreSQL (KINO_TEST_POSTGRES_URL)");
+                None
+            }
+        }
+    }
+
     async fn start(admin_url: &str) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let database_url = fresh_database(admin_url).await;
@@ -349,21 +360,41 @@ struct Route {
     after_drop: Option<String>,
 }
 
-/// One client: connects, says hello with the last sequence it has, sends `chats` messages (one
-/// every `every`), a play or pause now and then, and resends whatever was not acknowledged
-/// after a reconnect — until `stop`.
-#[allow(clippy::too_many_arguments)]
-async fn client(
-    name: String,
+/// One client's part: who, in which room, how it gets there, and what it says.
+struct Plan {
+    name: &'static str,
     person: Person,
     code: String,
+    /// The public URL, which every socket gives as its origin.
     origin: String,
     route: Route,
     chats: usize,
     every: Duration,
-    seen: Arc<Mutex<Seen>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+}
+
+/// Starts a client (`client`) on its plan; what it sees, and its task.
+fn spawn_client(
+    plan: Plan,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> (Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let task = tokio::spawn(client(plan, seen.clone(), stop.clone()));
+    (seen, task)
+}
+
+/// One client: connects, says hello with the last sequence it has, sends `chats` messages (one
+/// every `every`), a play or pause now and then, and resends whatever was not acknowledged
+/// after a reconnect — until `stop`.
+async fn client(plan: Plan, seen: Arc<Mutex<Seen>>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Plan {
+        name,
+        person,
+        code,
+        origin,
+        route,
+        chats,
+        every,
+    } = plan;
     let mut base = route.first.clone();
     let mut sent = 0usize;
     let mut pending: Vec<(String, String)> = Vec::new();
@@ -546,11 +577,9 @@ async fn everyone_has_everything(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_room_spans_two_nodes_and_loses_nothing_when_one_is_killed() {
-    let Some(admin) = postgres() else {
-        eprintln!("skipped: several nodes need PostgreSQL (KINO_TEST_POSTGRES_URL)");
+    let Some(mut cluster) = Cluster::for_test().await else {
         return;
     };
-    let mut cluster = Cluster::start(&admin).await;
     let (a, b, proxy) = (
         cluster.node_url(0),
         cluster.node_url(1),
@@ -584,25 +613,24 @@ async fn a_room_spans_two_nodes_and_loses_nothing_when_one_is_killed() {
     let mut seen = Vec::new();
     let mut tasks = Vec::new();
     for (who, code, base, comes_back) in plan {
-        let s = Arc::new(Mutex::new(Seen::default()));
-        seen.push(s.clone());
-        let route = Route {
-            first: base.clone(),
-            after_drop: comes_back.then(|| proxy.clone()),
-        };
-        // Kira sends nothing: she is there to be seen, and then not.
-        let chats = if comes_back { 30 } else { 0 };
-        tasks.push(tokio::spawn(client(
-            names[who].to_owned(),
-            people[who].clone(),
-            code.clone(),
-            proxy.clone(),
-            route,
-            chats,
-            Duration::from_millis(100),
-            s,
-            stop.clone(),
-        )));
+        let (s, task) = spawn_client(
+            Plan {
+                name: names[who],
+                person: people[who].clone(),
+                code: code.clone(),
+                origin: proxy.clone(),
+                route: Route {
+                    first: base.clone(),
+                    after_drop: comes_back.then(|| proxy.clone()),
+                },
+                // Kira sends nothing: she is there to be seen, and then not.
+                chats: if comes_back { 30 } else { 0 },
+                every: Duration::from_millis(100),
+            },
+            &stop,
+        );
+        seen.push(s);
+        tasks.push(task);
     }
 
     // Everyone sees everyone of their room, whichever node each is on.
@@ -692,36 +720,35 @@ async fn a_room_spans_two_nodes_and_loses_nothing_when_one_is_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_arrive_after_the_listener_loses_its_connection() {
-    let Some(admin) = postgres() else {
-        eprintln!("skipped: several nodes need PostgreSQL (KINO_TEST_POSTGRES_URL)");
+    let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let cluster = Cluster::start(&admin).await;
     let (a, b) = (cluster.node_url(0), cluster.node_url(1));
     let anna = register(&a, "anna").await;
     let boris = register(&b, "boris").await;
     let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
     let origin = cluster.public_url();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let seen_a = Arc::new(Mutex::new(Seen::default()));
-    let seen_b = Arc::new(Mutex::new(Seen::default()));
-    let listening = |seen: &Arc<Mutex<Seen>>, person: &Person, base: &str, name: &str, chats| {
-        tokio::spawn(client(
-            name.to_owned(),
-            person.clone(),
-            code.clone(),
-            origin.clone(),
-            Route {
-                first: base.to_owned(),
-                after_drop: Some(base.to_owned()),
-            },
+    let listening = |person: &Person, base: &str, name: &'static str, chats| {
+        let route = Route {
+            first: base.to_owned(),
+            after_drop: Some(base.to_owned()),
+        };
+        let (code, origin) = (code.clone(), origin.clone());
+        let every = Duration::from_millis(50);
+        let person = person.clone();
+        let plan = Plan {
+            name,
+            person,
+            code,
+            origin,
+            route,
             chats,
-            Duration::from_millis(50),
-            seen.clone(),
-            stop.clone(),
-        ))
+            every,
+        };
+        spawn_client(plan, &stop)
     };
-    let anna_task = listening(&seen_a, &anna, &a, "anna", 0);
+    let (seen_a, anna_task) = listening(&anna, &a, "anna", 0);
     let both = vec!["anna".to_owned(), "boris".to_owned()];
     assert!(
         eventually(&seen_a, Duration::from_secs(10), |s| s.present
@@ -749,7 +776,7 @@ async fn events_arrive_after_the_listener_loses_its_connection() {
     }
 
     // Boris, on B, joins and chats at once: Anna, on A, gets all of it, in order.
-    let boris_task = listening(&seen_b, &boris, &b, "boris", 20);
+    let (seen_b, boris_task) = listening(&boris, &b, "boris", 20);
     assert!(
         eventually(&seen_b, Duration::from_secs(10), |s| s.acked.len() == 20).await,
         "Boris's messages are acknowledged"
@@ -780,11 +807,9 @@ async fn events_arrive_after_the_listener_loses_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_room_password_counts_once_whichever_node_hears_it() {
-    let Some(admin) = postgres() else {
-        eprintln!("skipped: several nodes need PostgreSQL (KINO_TEST_POSTGRES_URL)");
+    let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let cluster = Cluster::start(&admin).await;
     let (a, b) = (cluster.node_url(0), cluster.node_url(1));
     let vasily = register(&a, "vasily").await;
     let code = call(
@@ -832,11 +857,9 @@ async fn a_wrong_room_password_counts_once_whichever_node_hears_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopping_node_hands_its_sockets_to_the_other_and_loses_nothing() {
-    let Some(admin) = postgres() else {
-        eprintln!("skipped: several nodes need PostgreSQL (KINO_TEST_POSTGRES_URL)");
+    let Some(mut cluster) = Cluster::for_test().await else {
         return;
     };
-    let mut cluster = Cluster::start(&admin).await;
     let (a, b, proxy) = (
         cluster.node_url(0),
         cluster.node_url(1),
@@ -857,23 +880,25 @@ async fn a_stopping_node_hands_its_sockets_to_the_other_and_loses_nothing() {
     let routes = [&a, &b, &b, &proxy];
     let mut seen = Vec::new();
     let mut tasks = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let s = Arc::new(Mutex::new(Seen::default()));
-        seen.push(s.clone());
-        tasks.push(tokio::spawn(client(
-            (*name).to_owned(),
-            people[i].clone(),
-            code.clone(),
-            proxy.clone(),
-            Route {
-                first: routes[i].clone(),
-                after_drop: Some(proxy.clone()),
+    for (i, name) in names.into_iter().enumerate() {
+        let route = Route {
+            first: routes[i].clone(),
+            after_drop: Some(proxy.clone()),
+        };
+        let (s, task) = spawn_client(
+            Plan {
+                name,
+                person: people[i].clone(),
+                code: code.clone(),
+                origin: proxy.clone(),
+                route,
+                chats: 30,
+                every: Duration::from_millis(100),
             },
-            30,
-            Duration::from_millis(100),
-            s,
-            stop.clone(),
-        )));
+            &stop,
+        );
+        seen.push(s);
+        tasks.push(task);
     }
     for s in &seen {
         assert!(

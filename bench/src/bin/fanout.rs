@@ -163,23 +163,37 @@ struct Storm {
     lost: u64,
 }
 
+/// What every listener of the storm shares: where it connects first and where it comes back,
+/// the moment of the kill, how many are connected, and when to stop.
+struct StormShared {
+    victim: String,
+    base: String,
+    killed: tokio::sync::Notify,
+    killed_at: std::sync::OnceLock<Instant>,
+    connected: AtomicU64,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
 /// One listener of the storm: on `victim`'s address until it dies, then back on `base` with the
 /// last sequence it saw; the sequences it received, and how long its reconnect took.
 async fn storm_listener(
-    victim: String,
-    base: String,
+    storm: Arc<StormShared>,
     code: String,
     cookie: String,
-    killed: Arc<tokio::sync::Notify>,
-    killed_at: Arc<std::sync::OnceLock<Instant>>,
-    connected: Arc<AtomicU64>,
-    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(String, std::collections::BTreeSet<i64>, Option<Duration>)> {
+    let StormShared {
+        victim,
+        base,
+        killed,
+        killed_at,
+        connected,
+        stop,
+    } = &*storm;
     let mut seqs = std::collections::BTreeSet::new();
     // Thousands connect at once: a connection the node resets is tried again.
     let mut attempts = 0;
     let mut ws = loop {
-        match connect(&victim, &code, &cookie).await {
+        match connect(victim, &code, &cookie).await {
             Ok(ws) => break ws,
             Err(e) if attempts >= 20 => return Err(e),
             Err(_) => {
@@ -206,7 +220,7 @@ async fn storm_listener(
                 ready.as_mut().await;
                 let last = seqs.last().copied().unwrap_or(0);
                 ws = loop {
-                    match reconnect(&base, &code, &cookie, last, &mut seqs).await {
+                    match reconnect(base, &code, &cookie, last, &mut seqs).await {
                         Ok(ws) => break ws,
                         Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
@@ -274,30 +288,29 @@ async fn storm(
     pool: &sqlx::AnyPool,
     secs: u64,
 ) -> Result<Storm> {
-    let victim_url = victim.url.clone();
-    let killed = Arc::new(tokio::sync::Notify::new());
-    let killed_at = Arc::new(std::sync::OnceLock::new());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let connected = Arc::new(AtomicU64::new(0));
+    let shared = Arc::new(StormShared {
+        victim: victim.url.clone(),
+        base: base.to_owned(),
+        killed: tokio::sync::Notify::new(),
+        killed_at: std::sync::OnceLock::new(),
+        connected: AtomicU64::new(0),
+        stop,
+    });
     let mut listeners = tokio::task::JoinSet::new();
     for code in codes {
         for user in users.iter().skip(1) {
             listeners.spawn(storm_listener(
-                victim_url.clone(),
-                base.to_owned(),
+                shared.clone(),
                 code.clone(),
                 user.cookie.clone(),
-                killed.clone(),
-                killed_at.clone(),
-                connected.clone(),
-                stop.clone(),
             ));
         }
     }
     let sockets = listeners.len();
     // Everyone connected first (each says hello and gets its welcome).
     let deadline = Instant::now() + Duration::from_secs(120);
-    while connected.load(Ordering::SeqCst) < sockets as u64 {
+    while shared.connected.load(Ordering::SeqCst) < sockets as u64 {
         if Instant::now() > deadline {
             return Err("the storm's listeners did not all connect within 120 s".into());
         }
@@ -326,9 +339,9 @@ async fn storm(
         });
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = killed_at.set(Instant::now());
+    let _ = shared.killed_at.set(Instant::now());
     victim.stop().await?;
-    killed.notify_waiters();
+    shared.killed.notify_waiters();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     // The senders stop first; the listeners a second later, with everything delivered.
     let _ = senders_stop_tx.send(true);
