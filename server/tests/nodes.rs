@@ -952,3 +952,39 @@ async fn a_stopping_node_hands_its_sockets_to_the_other_and_loses_nothing() {
     }
     eprintln!("node B drained and exited in {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_out_on_one_node_closes_the_sockets_on_the_other() {
+    let Some(cluster) = Cluster::for_test().await else {
+        return;
+    };
+    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let anna = register(&a, "anna").await;
+    let code = room(std::slice::from_ref(&a), &anna, &[]).await;
+    let mut ws = dial(&b, &cluster.public_url(), &code, &anna.cookie)
+        .await
+        .expect("Anna's socket on node B");
+    let hello = json!({"t": "hello", "v": 1, "last_seq": 0});
+    ws.send(Message::Text(hello.to_string().into()))
+        .await
+        .expect("hello");
+    // Her welcome, then whatever else, until the socket closes.
+    let welcome = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+    assert!(
+        matches!(welcome, Ok(Some(Ok(Message::Text(_))))),
+        "welcomed"
+    );
+    call(&anna.client, &a, "logout", &[]).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Close(_) = msg {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "signed out on node A, her socket on node B closes"
+    );
+}
