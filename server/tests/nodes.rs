@@ -988,3 +988,93 @@ async fn signing_out_on_one_node_closes_the_sockets_on_the_other() {
         "signed out on node A, her socket on node B closes"
     );
 }
+
+/// A socket of `who` to the room through `base`, greeted.
+async fn greeted(cluster: &Cluster, base: &str, code: &str, who: &Person) -> Ws {
+    let mut ws = dial(base, &cluster.public_url(), code, &who.cookie)
+        .await
+        .expect("a member connects");
+    send(&mut ws, json!({"t": "hello", "v": 1, "last_seq": 0})).await;
+    assert!(next_event(&mut ws, "welcome", Duration::from_secs(5))
+        .await
+        .is_some());
+    ws
+}
+
+async fn send(ws: &mut Ws, msg: Value) {
+    ws.send(Message::Text(msg.to_string().into()))
+        .await
+        .expect("sent");
+}
+
+/// The next message of type `t` (or event of kind `t`) within `within`, skipping others.
+async fn next_event(ws: &mut Ws, t: &str, within: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next()).await.ok()??;
+        if let Ok(Message::Text(text)) = frame {
+            let msg: Value = serde_json::from_str(text.as_str()).expect("JSON");
+            if msg["t"] == t || (msg["t"] == "event" && msg["kind"] == t) {
+                return Some(msg);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_room_waits_for_a_stalled_player_on_either_node() {
+    let Some(cluster) = Cluster::for_test().await else {
+        return;
+    };
+    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let anna = register(&a, "anna").await;
+    let boris = register(&b, "boris").await;
+    let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
+    let mut on_a = greeted(&cluster, &a, &code, &anna).await;
+    let mut on_b = greeted(&cluster, &b, &code, &boris).await;
+    send(&mut on_a, json!({"t": "play", "position": 0.0})).await;
+    let within = Duration::from_secs(5);
+    assert!(
+        next_event(&mut on_b, "play", within).await.is_some(),
+        "playing on B"
+    );
+
+    // Boris's video stalls (node B holds the room), then Anna's (node A).
+    send(&mut on_b, json!({"t": "buffering", "stalled": true})).await;
+    assert!(
+        next_event(&mut on_a, "hold", within).await.is_some(),
+        "held for Boris"
+    );
+    send(&mut on_a, json!({"t": "buffering", "stalled": true})).await;
+    // Node B sees Anna stalled through node A.
+    let stalled_both = async {
+        loop {
+            let p = next_event(&mut on_b, "presence", within).await?;
+            let all = p["present"].as_array()?;
+            if all.len() == 2 && all.iter().all(|p| p["buffering"] == true) {
+                return Some(());
+            }
+        }
+    };
+    assert!(
+        stalled_both.await.is_some(),
+        "Boris's node sees both stalled"
+    );
+
+    // Boris can play again: the room still waits for Anna.
+    send(&mut on_b, json!({"t": "buffering", "stalled": false})).await;
+    assert!(
+        next_event(&mut on_a, "resume", Duration::from_secs(1))
+            .await
+            .is_none(),
+        "no resume while Anna (on the other node) is stalled"
+    );
+    // Anna can play again: the room goes on.
+    send(&mut on_a, json!({"t": "buffering", "stalled": false})).await;
+    let resumed = next_event(&mut on_b, "resume", within).await;
+    assert_eq!(
+        resumed.map(|r| r["timed_out"].clone()),
+        Some(json!(false)),
+        "resumed when the last stalled player could play"
+    );
+}

@@ -418,11 +418,21 @@ async fn refresh_presence(node: &Node, rooms: &[String]) {
         }
     }
     for (room_id, people) in by_room {
-        if let Some(room) = node.hub.existing(room_id) {
-            if room.set_elsewhere(people) {
-                node.hub.send_presence(room_id, &room);
+        let Some(room) = node.hub.existing(room_id) else {
+            continue;
+        };
+        if !room.set_elsewhere(people) {
+            continue;
+        }
+        // A hold here that waited for someone stalled on another node ends when they can play.
+        if room.holding() && room.release(None) {
+            if let Err(log::LogError::Db(e)) =
+                log::write_resume(&node.db, &node.hub, room_id, false).await
+            {
+                tracing::warn!(error = %e, "cluster: resume not written");
             }
         }
+        node.hub.send_presence(room_id, &room);
     }
 }
 

@@ -202,6 +202,13 @@ impl RoomHub {
     /// The people connected through other nodes; `true` if that changed who is here.
     pub(super) fn set_elsewhere(&self, mut people: Vec<Present>) -> bool {
         people.sort_by(|a, b| a.user.cmp(&b.user));
+        {
+            // Someone stalled through another node who can play again is waited for again.
+            let mut waiting = lock(&self.waiting);
+            for p in people.iter().filter(|p| !p.buffering) {
+                waiting.excused.remove(&p.user);
+            }
+        }
         let mut elsewhere = lock(&self.elsewhere);
         let changed = *elsewhere != people;
         *elsewhere = people;
@@ -359,8 +366,15 @@ impl RoomHub {
     /// room should resume.
     pub(super) fn release(&self, timed_out: Option<u64>) -> bool {
         let present = lock(&self.present);
+        let mut stalled = stalled(&present);
+        // Whoever stalled through another node is waited for too.
+        for other in lock(&self.elsewhere).iter() {
+            if other.buffering && !stalled.contains(&other.user) {
+                stalled.push(other.user.clone());
+            }
+        }
         let mut waiting = lock(&self.waiting);
-        match waiting.release(&stalled(&present), timed_out) {
+        match waiting.release(&stalled, timed_out) {
             Release::Keep => false,
             Release::End { excuse } => {
                 waiting.excused.extend(excuse);

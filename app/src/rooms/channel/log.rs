@@ -304,12 +304,13 @@ pub(super) async fn write_queue(
 
 /// Ends a hold: playback goes on (if it is still paused).
 pub(super) async fn write_resume(
-    app: &Parts,
+    db: &Db,
+    hub: &Hub,
     room_id: &str,
     timed_out: bool,
 ) -> Result<(), LogError> {
     let change = Change::Playback(Transition::Resume { timed_out });
-    write_now(app, room_id, None, change).await?;
+    write(db, hub, room_id, None, None, change, now_ms()).await?;
     Ok(())
 }
 

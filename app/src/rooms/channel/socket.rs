@@ -734,7 +734,8 @@ async fn release(app: &Parts, room_id: &str, room: &RoomHub, timed_out: Option<u
     if !room.release(timed_out) {
         return;
     }
-    if let Err(LogError::Db(e)) = write_resume(app, room_id, timed_out.is_some()).await {
+    let resume = write_resume(&app.db, &app.hub, room_id, timed_out.is_some());
+    if let Err(LogError::Db(e)) = resume.await {
         tracing::warn!(error = %e, "room channel: resume not written");
     }
     app.hub.send_presence(room_id, room);
