@@ -230,8 +230,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub node_timeout_seconds: u64,
 
-    /// On SIGTERM, how long `/readyz` says 503 before the sockets close (long enough for the
-    /// load balancer's health checks to notice and send new clients elsewhere).
+    /// With several nodes (PostgreSQL), on SIGTERM: how long `/readyz` says 503 before the
+    /// sockets close (long enough for the load balancer's health checks to notice and send new
+    /// clients elsewhere). One node on SQLite stops at once.
     #[arg(long, env = "KINO_DRAIN_NOTICE_SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=60))]
     pub drain_notice_seconds: u64,

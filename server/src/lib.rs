@@ -397,7 +397,11 @@ pub async fn serve_with_database(
     let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
-    let notice = Duration::from_secs(config.drain_notice_seconds);
+    // One node (SQLite) has nobody to hand its clients to: it stops at once.
+    let notice = match db.backend {
+        app::db::Backend::Postgres => Duration::from_secs(config.drain_notice_seconds),
+        app::db::Backend::Sqlite => Duration::ZERO,
+    };
     accept_loop(
         listener,
         app,
