@@ -167,7 +167,7 @@ pub(super) struct RoomHub {
 }
 
 impl RoomHub {
-    pub(super) fn new() -> Self {
+    fn new() -> Self {
         Self {
             tx: broadcast::channel(BUFFER).0,
             write: Arc::new(tokio::sync::Mutex::new(())),
