@@ -97,6 +97,11 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.proxy_port)
     }
 
+    /// Node A's, node B's and the proxy's address.
+    fn urls(&self) -> (String, String, String) {
+        (self.node_url(0), self.node_url(1), self.public_url())
+    }
+
     fn node_url(&self, node: usize) -> String {
         format!("http://127.0.0.1:{}", self.ports[node])
     }
@@ -580,11 +585,7 @@ async fn a_room_spans_two_nodes_and_loses_nothing_when_one_is_killed() {
     let Some(mut cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b, proxy) = (
-        cluster.node_url(0),
-        cluster.node_url(1),
-        cluster.public_url(),
-    );
+    let (a, b, proxy) = cluster.urls();
     let bases = [a.clone(), b.clone()];
     let names = [
         "anna", "boris", "vera", "gleb", "dima", "zhenya", "ivan", "kira",
@@ -723,7 +724,7 @@ async fn events_arrive_after_the_listener_loses_its_connection() {
     let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let (a, b, _) = cluster.urls();
     let anna = register(&a, "anna").await;
     let boris = register(&b, "boris").await;
     let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
@@ -810,7 +811,7 @@ async fn a_wrong_room_password_counts_once_whichever_node_hears_it() {
     let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let (a, b, _) = cluster.urls();
     let vasily = register(&a, "vasily").await;
     let code = call(
         &vasily.client,
@@ -826,29 +827,21 @@ async fn a_wrong_room_password_counts_once_whichever_node_hears_it() {
     let code = code.as_str().expect("a code").to_owned();
     let petr = register(&b, "petr").await;
     // Five wrong guesses, alternating between the nodes, use up one budget of five.
+    let enter = |base: &str, password: &str| {
+        let request = petr
+            .client
+            .post(format!("{base}/api/rooms/enter"))
+            .header("accept", "application/json")
+            .form(&[("code", code.as_str()), ("password", password)]);
+        async move { request.send().await.expect("answered").status() }
+    };
     for i in 0..5 {
         let base = if i % 2 == 0 { &a } else { &b };
-        let res = petr
-            .client
-            .post(format!("{base}/api/rooms/enter"))
-            .header("accept", "application/json")
-            .form(&[("code", code.as_str()), ("password", "guess")])
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(res.status(), 403, "guess {i} is wrong");
+        assert_eq!(enter(base, "guess").await, 403, "guess {i} is wrong");
     }
     for base in [&a, &b] {
-        let res = petr
-            .client
-            .post(format!("{base}/api/rooms/enter"))
-            .header("accept", "application/json")
-            .form(&[("code", code.as_str()), ("password", "secret-word")])
-            .send()
-            .await
-            .expect("answered");
         assert_eq!(
-            res.status(),
+            enter(base, "secret-word").await,
             429,
             "locked out on {base} too, even with the right word"
         );
@@ -860,11 +853,7 @@ async fn a_stopping_node_hands_its_sockets_to_the_other_and_loses_nothing() {
     let Some(mut cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b, proxy) = (
-        cluster.node_url(0),
-        cluster.node_url(1),
-        cluster.public_url(),
-    );
+    let (a, b, proxy) = cluster.urls();
     let names = ["anna", "boris", "vera", "gleb"];
     let mut people = Vec::new();
     for name in names {
@@ -958,7 +947,7 @@ async fn signing_out_on_one_node_closes_the_sockets_on_the_other() {
     let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let (a, b, _) = cluster.urls();
     let anna = register(&a, "anna").await;
     let code = room(std::slice::from_ref(&a), &anna, &[]).await;
     let mut ws = dial(&b, &cluster.public_url(), &code, &anna.cookie)
@@ -1026,7 +1015,7 @@ async fn a_room_waits_for_a_stalled_player_on_either_node() {
     let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b) = (cluster.node_url(0), cluster.node_url(1));
+    let (a, b, _) = cluster.urls();
     let anna = register(&a, "anna").await;
     let boris = register(&b, "boris").await;
     let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
