@@ -32,6 +32,6 @@ ENV KINO_LISTEN=0.0.0.0:3000 \
     KINO_LOG_FORMAT=json
 VOLUME ["/data"]
 EXPOSE 3000/tcp 7882/udp
-# SIGTERM drains: /readyz turns 503, the room sockets move to other nodes, exit within ~20 s.
+# SIGTERM drains: /readyz turns 503, the room sockets move to other nodes, exit within 25 s.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/kino"]

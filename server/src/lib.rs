@@ -478,7 +478,7 @@ fn guess_public_ip(bind: SocketAddr) -> Option<std::net::IpAddr> {
 /// Stopping without dropping anyone: once `shutdown` resolves, `/readyz` answers 503 for
 /// `notice` (the balancer's health checks see it and send new clients elsewhere, while requests
 /// still arriving here are served), then the sockets close with 1012 over a couple of seconds and
-/// reconnect through another node; this resolves when they are gone (or after 5 s more).
+/// reconnect through another node; this resolves when they are gone (or after 8 s more).
 async fn drain(
     shutdown: impl Future<Output = ()>,
     hub: std::sync::Arc<app::rooms::channel::Hub>,

@@ -3,6 +3,10 @@
 //! hold across both. Needs `KINO_TEST_POSTGRES_URL` (the PostgreSQL step of `scripts/test.sh`
 //! sets it; the SQLite step has no second node to test).
 
+#[allow(dead_code)]
+mod common;
+
+use common::{browser, fresh_postgres, set_cookie, Person, PASSWORD, POSTGRES_ENV};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,8 +18,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const FILM: &str = "metropolis-1927";
-const PASSWORD: &str = "correct horse";
-const COOKIE: &str = "kino_session";
 /// How long a silent node counts as alive in these tests (30 s in production).
 const NODE_TIMEOUT_SECONDS: u64 = 2;
 
@@ -24,24 +26,9 @@ type Ws =
 
 /// The admin URL of PostgreSQL, or `None` (the test says it is skipped).
 fn postgres() -> Option<String> {
-    std::env::var("KINO_TEST_POSTGRES_URL")
+    std::env::var(POSTGRES_ENV)
         .ok()
         .filter(|url| !url.is_empty())
-}
-
-async fn fresh_database(admin_url: &str) -> String {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(admin_url)
-        .await
-        .expect("PostgreSQL is reachable at KINO_TEST_POSTGRES_URL");
-    let name = format!("kino_n_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("a test database");
-    let mut url = url::Url::parse(admin_url).expect("a URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 /// A free port on 127.0.0.1 (bound and let go; the process that needs it binds it next).
@@ -76,7 +63,7 @@ impl Cluster {
 
     async fn start(admin_url: &str) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let database_url = fresh_database(admin_url).await;
+        let database_url = fresh_postgres(admin_url).await;
         let ports = [free_port(), free_port()];
         let proxy_port = free_port();
         let mut cluster = Cluster {
@@ -219,18 +206,8 @@ fn start_proxy(dir: &Path, port: u16, nodes: [u16; 2]) -> Child {
 }
 
 /// Someone registered (on either node: the session is in the database).
-#[derive(Clone)]
-struct Person {
-    client: reqwest::Client,
-    id: String,
-    cookie: String,
-}
-
 async fn register(base: &str, username: &str) -> Person {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("a client");
+    let client = browser();
     let res = client
         .post(format!("{base}/api/register"))
         .header("accept", "application/json")
@@ -242,20 +219,12 @@ async fn register(base: &str, username: &str) -> Person {
         .send()
         .await
         .expect("register answers");
-    let value = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{COOKIE}=")))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let (value, _) = set_cookie(&res, kino_server::SESSION_COOKIE).expect("a session cookie");
     let me: Value = call(&client, base, "me", &[]).await;
     Person {
         client,
         id: me["id"].as_str().expect("an id").to_owned(),
-        cookie: format!("{COOKIE}={value}"),
+        cookie: format!("{}={value}", kino_server::SESSION_COOKIE),
     }
 }
 

@@ -86,7 +86,8 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
     }
 }
 
-async fn fresh_postgres(admin_url: &str) -> String {
+/// A new PostgreSQL database made through the admin URL, for one test.
+pub async fn fresh_postgres(admin_url: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut admin = sqlx::AnyConnection::connect(admin_url)
@@ -285,6 +286,7 @@ pub const PASSWORD: &str = "correct horse";
 /// A new account, signed in in its own browser: the browser and the user's id.
 /// Someone registered and signed in: their browser, user id and session cookie (for clients
 /// other than the browser, such as a websocket).
+#[derive(Clone)]
 pub struct Person {
     pub client: Client,
     pub id: String,

@@ -305,7 +305,7 @@ async fn receive(node: Arc<Node>, mut listener: PgListener) {
         match listener.try_recv().await {
             Ok(Some(notification)) => match Note::decode(notification.payload()) {
                 Some((from, _)) if from == &*node.link.node => {}
-                Some((_, note)) => heard(&node, note).await,
+                Some((_, note)) => heard(&node, note),
                 None => tracing::debug!(payload = notification.payload(), "cluster: unknown note"),
             },
             Ok(None) | Err(_) => {
@@ -327,7 +327,7 @@ async fn receive(node: Arc<Node>, mut listener: PgListener) {
 }
 
 /// What another node said.
-async fn heard(node: &Arc<Node>, note: Note) {
+fn heard(node: &Arc<Node>, note: Note) {
     match note {
         Note::Event { room, seq } => {
             let behind = node
@@ -342,7 +342,9 @@ async fn heard(node: &Arc<Node>, note: Note) {
         }
         Note::Presence { room } => {
             if node.hub.existing(&room).is_some() {
-                refresh_presence(node, &[room]).await;
+                // Its own task too: a burst of joins elsewhere does not hold up the events.
+                let node = node.clone();
+                tokio::spawn(async move { refresh_presence(&node, &[room]).await });
             }
         }
         Note::SignOut(ended) => node.sign_outs.deliver(ended),
