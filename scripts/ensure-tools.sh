@@ -63,6 +63,8 @@ ensure_test_packages() {
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   # The deploy files are checked offline (scripts/check-deploy.sh).
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  # promtool (in Debian's prometheus package) checks the alert rules and the scrape config.
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
   ensure_kubernetes_validate

@@ -29,6 +29,11 @@ pub struct AppConfig {
     /// A TURN server the call's browsers may relay through (none: they reach the media server
     /// directly).
     pub turn: Option<TurnConfig>,
+    /// Raw analytics events (page views, sign-ins, player reports) are kept this many days;
+    /// the per-day figures forever (0: raw events are never deleted).
+    pub analytics_retention_days: u32,
+    /// When this process started (epoch ms), for its uptime.
+    pub started_at: i64,
 }
 
 /// A TURN server (coturn with `use-auth-secret`) for people behind strict firewalls: each seat
@@ -143,6 +148,8 @@ impl AppConfig {
             media: MediaConfig::default(),
             node: uuid::Uuid::new_v4().simple().to_string(),
             turn: None,
+            analytics_retention_days: 90,
+            started_at: crate::dates::now_ms(),
         }
     }
 }

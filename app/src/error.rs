@@ -40,6 +40,8 @@ pub enum Invalid {
     SubtitlesFile,
     /// The uploaded poster is not a JPEG or PNG image (or is too large).
     PosterFile,
+    /// An analytics range that is not one: unknown, backwards, or longer than a year.
+    DateRange,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -84,6 +86,28 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A short name of the kind of failure, for metrics (`kino_server_fn_errors_total{kind}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden => "forbidden",
+            AppError::Invalid(_) => "invalid",
+            AppError::UsernameTaken => "username_taken",
+            AppError::WrongCredentials => "wrong_credentials",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::WrongRoomPassword => "wrong_room_password",
+            AppError::RoomFull { .. } => "room_full",
+            AppError::OverQuota { .. } => "over_quota",
+            AppError::RoomEnded => "room_ended",
+            AppError::Busy { .. } => "busy",
+            AppError::CrossSite => "cross_site",
+            AppError::Conflict => "conflict",
+            AppError::Internal => "internal",
+            AppError::Request(_) => "request",
+        }
+    }
+
     /// The HTTP status a server function answers with when it fails this way.
     pub fn status(&self) -> u16 {
         match self {

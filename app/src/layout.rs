@@ -43,6 +43,7 @@ pub fn Header() -> impl IntoView {
                                             .then(|| {
                                                 view! {
                                                     <A href="/library">{t!(i18n, library_title)}</A>
+                                                    <A href="/admin/analytics">{t!(i18n, analytics_title)}</A>
                                                 }
                                             })}
                                         <crate::catalog::WatchlistLink count=wanted />

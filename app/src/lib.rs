@@ -13,6 +13,8 @@ pub mod dates;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod events;
 pub mod icons;
 pub mod links;
 #[cfg(feature = "ssr")]
@@ -25,6 +27,7 @@ pub mod ui;
 
 // The features, each in its folder; see docs/ARCHITECTURE.md for which may use which.
 pub mod accounts;
+pub mod analytics;
 pub mod catalog;
 pub mod friends;
 pub mod library;
@@ -39,12 +42,14 @@ pub mod layout;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod status;
 
 include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
 
 use crate::i18n::*;
 use crate::ui::PageTitle;
 use accounts::{Auth, LoginPage, RegisterPage};
+use analytics::AnalyticsPage;
 use catalog::{CatalogPage, Watchlist, WatchlistPage};
 use friends::{FriendPage, FriendsPage, InvitePage};
 use leptos::prelude::*;
@@ -58,6 +63,7 @@ use notifications::NotificationsPage;
 use pages::{FilmPage, HomePage, ProfilePage};
 use playback::WatchedPage;
 use rooms::{NewRoomPage, RoomPage};
+use status::StatusPage;
 use ui::NotFound;
 
 /// The HTML document around the app, rendered on the server only.
@@ -124,6 +130,8 @@ fn AppBody() -> impl IntoView {
                     <Route path=path!("/f/:code") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/r/:code") view={Lazy::<RoomRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/rooms/new") view={Lazy::<NewRoomRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/status") view={Lazy::<StatusRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/analytics") view={Lazy::<AnalyticsRoute>::new()} ssr=SsrMode::Async />
                     <Route
                         path=path!("/notifications")
                         view=NotificationsPage
@@ -132,7 +140,9 @@ fn AppBody() -> impl IntoView {
                 </Routes>
             </main>
             <footer class="site-footer">
-                <p class="muted">{t!(i18n, footer)}</p>
+                <p class="muted">
+                    {t!(i18n, footer)} " · " <a href="/status">{t!(i18n, footer_status)}</a>
+                </p>
             </footer>
         </Router>
     }
@@ -169,4 +179,6 @@ lazy_pages! {
     RoomRoute => RoomPage,
     NewRoomRoute => NewRoomPage,
     ProfileRoute => ProfilePage,
+    AnalyticsRoute => AnalyticsPage,
+    StatusRoute => StatusPage,
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub library: Arc<crate::library::ssr::Library>,
     /// This node's media server for the rooms' voice and camera calls (none: calls are off).
     pub calls: Option<kino_rtc::MediaServer>,
+    /// Analytics events waiting to be written (page views, sign-ins).
+    pub analytics: Arc<crate::events::Recorder>,
 }
 
 /// Each part an axum handler may extract with `State<Part>`.
@@ -44,6 +46,7 @@ parts! {
     hub: Arc<crate::rooms::channel::Hub>,
     sign_outs: crate::accounts::session::SignOuts,
     library: Arc<crate::library::ssr::Library>,
+    analytics: Arc<crate::events::Recorder>,
 }
 
 impl FromRef<AppState> for crate::library::uploads::LibraryParts {
@@ -80,6 +83,7 @@ impl AppState {
         provide_context(self.sign_outs.clone());
         provide_context(self.library.clone());
         provide_context(self.calls.clone());
+        provide_context(self.analytics.clone());
     }
 
     pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> Self {
@@ -92,6 +96,7 @@ impl AppState {
             sign_outs: Default::default(),
             library: Arc::new(crate::library::ssr::Library::new(&config.media)),
             calls: None,
+            analytics: crate::events::Recorder::new(),
             leptos_options,
             db,
             config: Arc::new(config),

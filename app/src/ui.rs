@@ -39,6 +39,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
             t!(i18n, err_room_password_length).into_any()
         }
         AppError::Invalid(Invalid::StartsAt) => t!(i18n, err_starts_at).into_any(),
+        AppError::Invalid(Invalid::DateRange) => t!(i18n, err_date_range).into_any(),
         AppError::Invalid(Invalid::SelfRemove) => t!(i18n, err_self_remove).into_any(),
         AppError::Invalid(Invalid::FilmTitle) => t!(i18n, err_film_title).into_any(),
         AppError::Invalid(Invalid::FilmYear) => t!(i18n, err_film_year).into_any(),

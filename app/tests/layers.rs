@@ -13,6 +13,7 @@ const BASE: &[&str] = &[
     "dates",
     "db",
     "error",
+    "events",
     "i18n",
     "icons",
     "links",
@@ -37,6 +38,9 @@ const FEATURES: &[&[&str]] = &[
     &["recs"],
     // A room is started with friends, for a film (or one of the group's ideas).
     &["rooms"],
+    // Analytics reads every feature's raw events (the rooms' logs too); the status page reads
+    // the rooms' hub and the library's queue.
+    &["analytics", "status"],
 ];
 
 /// Above the features: pages made of several, the header, the server's state, the app itself.

@@ -206,6 +206,21 @@ pub struct Config {
     #[arg(long, env = "KINO_RECS_INTERVAL_MINUTES", default_value_t = 60)]
     pub recs_interval_minutes: u64,
 
+    /// How often the analytics figures are recomputed from the raw events, in seconds (0: only
+    /// when an admin presses "Recompute now"). One node does it at a time.
+    #[arg(long, env = "KINO_ANALYTICS_EVERY_SECONDS", default_value_t = 300)]
+    pub analytics_every_seconds: u64,
+
+    /// Raw analytics events (page views, sign-ins, player reports) are kept this many days; the
+    /// per-day figures forever (0: keep the raw events too).
+    #[arg(long, env = "KINO_ANALYTICS_RETENTION_DAYS", default_value_t = 90)]
+    pub analytics_retention_days: u32,
+
+    /// Serve Prometheus metrics at `/metrics` on this address (e.g. `127.0.0.1:9300`; off by
+    /// default). Keep it off the public network: it has no password.
+    #[arg(long, env = "KINO_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Chat messages and reactions one person may send per second in a room (on average)...
     #[arg(long, env = "KINO_CHAT_PER_SECOND", default_value_t = 2.0)]
     pub chat_per_second: f64,

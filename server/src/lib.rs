@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod media;
+pub mod metrics;
 pub mod security;
 
 use app::config::AppConfig;
@@ -85,6 +86,7 @@ pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
         app_config.hashing_threads = threads.max(1);
     }
     app_config.media = media_config(config);
+    app_config.analytics_retention_days = config.analytics_retention_days;
     app_config.turn = config
         .turn_secret
         .clone()
@@ -129,6 +131,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
 
     let routes = route_list();
     let context_state = state.clone();
+    let analytics_state = state.clone();
     let context = move || {
         context_state.provide_parts();
         provide_context(app::accounts::session::RequestUser::default());
@@ -149,6 +152,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         // The older name of `/readyz`.
         .route("/healthz", get(readyz))
         .route("/posters/{file}", get(poster))
+        .route(
+            "/admin/analytics/{file}",
+            get(app::analytics::ssr::csv_export),
+        )
         .route(
             "/r/{code}/calendar.ics",
             get(app::rooms::calendar::calendar),
@@ -182,6 +189,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             server_fn_errors_carry_their_status,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            analytics_state,
+            app::analytics::ssr::count_page_views,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             guard.clone(),
@@ -205,6 +216,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
             ),
         )
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(state)
 }
 
@@ -313,6 +325,7 @@ async fn server_fn_errors_carry_their_status(
         .await
         .unwrap_or_default();
     if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        metrics::server_fn_error(&error);
         parts.status = http::StatusCode::from_u16(error.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         if let Some(secs) = error.retry_after_secs() {
@@ -393,6 +406,22 @@ pub async fn serve_with_database(
         state.config.clone(),
         config.transcode_workers,
     );
+    // Page views and sign-ins reach the database in batches, written by this task.
+    let analytics = state.analytics.clone();
+    let flusher = tokio::spawn(app::events::flush_every(
+        analytics.clone(),
+        db.clone(),
+        Duration::from_secs(1),
+    ));
+    // Each node runs the rollup; the claim in the database makes one of them compute.
+    let rollups = tokio::spawn(app::analytics::ssr::run_every(
+        db.clone(),
+        Duration::from_secs(config.analytics_every_seconds),
+        config.analytics_retention_days,
+    ));
+    if let Some(address) = config.metrics_listen {
+        metrics::serve(address, state.clone()).await?;
+    }
     let hub = state.hub.clone();
     let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
@@ -410,6 +439,12 @@ pub async fn serve_with_database(
     )
     .await;
     hub.retire().await;
+    flusher.abort();
+    rollups.abort();
+    // What gathered since the last write, after the last request.
+    if let Err(e) = analytics.flush(&db).await {
+        tracing::warn!(error = %e, "cannot write the last analytics events");
+    }
     cleanup.abort();
     lifecycle.abort();
     recs.abort();

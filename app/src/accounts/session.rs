@@ -186,6 +186,7 @@ pub(super) async fn sign_in(user_id: &str) -> Result<(), AppError> {
         .await
         .map_err(session_err)?;
     forget_request_user().await;
+    crate::events::note("sign_in", format!("u:{user_id}"));
     // Sockets opened under the old session id belong to whoever it was before.
     if let Some(old) = old {
         sign_outs().announce(SignOut::Session(old));

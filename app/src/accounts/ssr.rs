@@ -115,6 +115,7 @@ pub async fn register(
     .await
     .on_unique(AppError::UsernameTaken)?;
     tracing::info!(username = username.as_str(), "registered");
+    crate::events::note("sign_up", format!("u:{id}"));
     sign_in(&id).await?;
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())

@@ -7,6 +7,7 @@
 mod common;
 
 mod accounts;
+mod analytics;
 mod catalog;
 mod channel;
 mod friends;

@@ -37,6 +37,7 @@ pub async fn upgrade(
             .max_message_size(MAX_FRAME_BYTES)
             .max_frame_size(MAX_FRAME_BYTES)
             .on_upgrade(move |socket| async move {
+                metrics::counter!("kino_websocket_connections_total").increment(1);
                 let hub = app.hub.clone();
                 let (sink, stream) = socket.split();
                 Connection::run(app, user, session_id, room_id.clone(), sink, stream).await;

@@ -575,6 +575,20 @@ impl Hub {
         }
     }
 
+    /// The rooms with someone in them now, and how many people each (including those connected
+    /// through other nodes that this node knows of).
+    pub fn live(&self) -> Vec<(String, usize)> {
+        let rooms: Vec<(String, Arc<RoomHub>)> = lock(&self.rooms)
+            .iter()
+            .map(|(id, room)| (id.clone(), room.clone()))
+            .collect();
+        rooms
+            .into_iter()
+            .map(|(id, room)| (id, room.present().len()))
+            .filter(|(_, people)| *people > 0)
+            .collect()
+    }
+
     /// Who is connected to the room on this node now.
     pub fn present_users(&self, room_id: &str) -> Vec<String> {
         let room = lock(&self.rooms).get(room_id).cloned();

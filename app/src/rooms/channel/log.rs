@@ -102,6 +102,7 @@ async fn write(
     change: Change<'_>,
     now: i64,
 ) -> Result<Written, LogError> {
+    let started = std::time::Instant::now();
     let guard = hub.lock(room_id).await;
     // A retry is looked up before the transaction: SQLite refuses at once (no busy wait) a
     // transaction that read first and then wants to write while another one writes, so every
@@ -144,6 +145,9 @@ async fn write(
         set_playback(&mut tx, room_id, playback).await?;
     }
     tx.commit().await?;
+    // From the write's turn (the room's lock waited for included) to its commit.
+    metrics::histogram!("kino_room_event_write_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("kino_room_events_written_total").increment(1);
     hub.publish(
         room_id,
         RoomEvent {

@@ -1,0 +1,168 @@
+//! Raw analytics events — page views, sign-ups, sign-ins — on their way to the database. A
+//! request only puts its event in the node's buffer (`Recorder::record` never waits for the
+//! database); a task writes what gathered every second, or sooner when a batch fills, in one
+//! transaction. The rollups that turn them into figures are the analytics feature's
+//! (`analytics::ssr`). Base layer: any feature may record.
+
+use crate::dates::now_ms;
+use crate::db::Db;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Events kept in memory while the database is slow or away; past this, new ones are dropped
+/// (and counted) rather than slow the requests down.
+const BUFFER_CAPACITY: usize = 20_000;
+/// A batch this large is written at once, without waiting for the next second.
+const BATCH: usize = 500;
+/// Rows per INSERT statement (SQLite allows 32 766 parameters).
+const ROWS_PER_INSERT: usize = 200;
+
+/// One raw event waiting to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub kind: &'static str,
+    pub actor: String,
+    pub page: Option<String>,
+    pub at: i64,
+}
+
+/// The node's buffer of analytics events: `record` never waits for the database; a task writes
+/// what gathered every second (or every `BATCH` events) in one transaction.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    buffer: Mutex<Vec<Event>>,
+    bell: Notify,
+    dropped: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Queues one event: `kind` is `page_view`, `sign_up` or `sign_in`; `actor` is `u:<id>` or
+    /// `a:<anonymous id>`.
+    pub fn record(&self, kind: &'static str, actor: String, page: Option<String>) {
+        let event = Event {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            actor,
+            page,
+            at: now_ms(),
+        };
+        let mut buffer = lock(&self.buffer);
+        if buffer.len() >= BUFFER_CAPACITY {
+            drop(buffer);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("kino_analytics_events_dropped_total").increment(1);
+            return;
+        }
+        buffer.push(event);
+        let full = buffer.len() >= BATCH;
+        drop(buffer);
+        if full {
+            self.bell.notify_one();
+        }
+    }
+
+    /// Events dropped because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events waiting to be written.
+    pub fn waiting(&self) -> usize {
+        lock(&self.buffer).len()
+    }
+
+    /// Writes what is waiting, in one transaction; on failure the events go back to the front of
+    /// the buffer (as many as fit) for the next try.
+    pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
+        let batch = std::mem::take(&mut *lock(&self.buffer));
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match write_events(db, &batch).await {
+            Ok(()) => {
+                metrics::counter!("kino_analytics_events_written_total")
+                    .increment(batch.len() as u64);
+                Ok(batch.len())
+            }
+            Err(e) => {
+                let mut buffer = lock(&self.buffer);
+                let room = BUFFER_CAPACITY.saturating_sub(buffer.len());
+                let keep = batch.len().min(room);
+                self.dropped
+                    .fetch_add((batch.len() - keep) as u64, Ordering::Relaxed);
+                let newer = std::mem::take(&mut *buffer);
+                buffer.extend(batch.into_iter().take(keep));
+                buffer.extend(newer);
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn write_events(db: &Db, events: &[Event]) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO analytics_events (id, kind, actor, page, created_at) VALUES ",
+        );
+        for (i, _) in chunk.iter().enumerate() {
+            let n = i * 5;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+        }
+        // A retried batch must not fail on the events that did land.
+        sql.push_str(" ON CONFLICT (id) DO NOTHING");
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(&e.id)
+                .bind(e.kind)
+                .bind(&e.actor)
+                .bind(e.page.clone())
+                .bind(e.at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// Records an event from a server function (the request's context holds the node's recorder).
+pub fn note(kind: &'static str, actor: String) {
+    if let Some(recorder) = leptos::prelude::use_context::<Arc<Recorder>>() {
+        recorder.record(kind, actor, None);
+    }
+}
+
+/// Writes the buffer every `every` (sooner when a batch fills) until the process ends; the
+/// server flushes once more after its last request.
+pub async fn flush_every(recorder: Arc<Recorder>, db: Db, every: Duration) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = recorder.bell.notified() => {}
+        }
+        if let Err(e) = recorder.flush(&db).await {
+            tracing::warn!(error = %e, waiting = recorder.waiting(), "cannot write analytics events");
+        }
+    }
+}
