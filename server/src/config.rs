@@ -221,6 +221,11 @@ pub struct Config {
     #[arg(long, env = "KINO_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Report panics and server errors to Sentry (or GlitchTip) at this DSN (off by default).
+    /// Reports carry the route and method, never cookies, credentials or request bodies.
+    #[arg(long, env = "KINO_SENTRY_DSN")]
+    pub sentry_dsn: Option<String>,
+
     /// Chat messages and reactions one person may send per second in a room (on average)...
     #[arg(long, env = "KINO_CHAT_PER_SECOND", default_value_t = 2.0)]
     pub chat_per_second: f64,

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod media;
 pub mod metrics;
 pub mod security;
@@ -146,7 +147,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
             }
         }
     };
-    Router::new()
+    let router = Router::new()
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         // The older name of `/readyz`.
@@ -216,8 +217,20 @@ pub fn router(config: &Config, state: AppState) -> Router {
             ),
         )
         .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(metrics::track_requests))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(metrics::track_requests));
+    // Error reports: each request gets its own Sentry scope (the route, the method, the
+    // request's harmless headers), and a 5xx or a panic is sent from it.
+    let router = if config.sentry_dsn.is_some() {
+        router
+            .layer(axum::middleware::from_fn(errors::report_server_errors))
+            .layer(sentry::integrations::tower::SentryHttpLayer::new())
+            .layer(sentry::integrations::tower::NewSentryLayer::<
+                axum::extract::Request,
+            >::new_from_top())
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// `scheme://host[:port]` of a URL (the public URL has no path, but be sure).

@@ -16,6 +16,9 @@ async fn main() -> ExitCode {
             .init(),
     }
 
+    // Kept until the process ends: dropping it sends what is queued.
+    let _errors = kino_server::errors::init(config.sentry_dsn.as_deref());
+
     match config.command.clone() {
         Some(Command::Admin { action }) => return kino_server::cli::admin(&config, &action).await,
         Some(Command::Worker) => return kino_server::cli::worker(config).await,

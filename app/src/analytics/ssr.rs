@@ -498,55 +498,69 @@ pub async fn roll_up_day(db: &Db, day: i64, now: i64) -> Result<(), sqlx::Error>
             .execute(&mut *tx)
             .await?;
     }
-    for actor in &active {
-        sqlx::query("INSERT INTO analytics_active (day, actor) VALUES ($1, $2)")
-            .bind(day)
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for ((actor, film), p) in &plays {
-        sqlx::query(
-            "INSERT INTO analytics_plays (day, actor, film_id, played_ms, room_ms, length_ms, \
-             viewed, completed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(day)
-        .bind(actor)
-        .bind(film)
-        .bind(p.played_ms)
-        .bind(p.room_ms)
-        .bind(p.length_ms)
-        .bind(i32::from(p.viewed()))
-        .bind(i32::from(p.completed))
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (page, views) in &pages {
-        sqlx::query("INSERT INTO analytics_pages (day, page, views) VALUES ($1, $2, $3)")
-            .bind(day)
-            .bind(page)
-            .bind(views)
-            .execute(&mut *tx)
-            .await?;
-    }
-    for (room_id, r) in &room_days {
-        let Some(first_at) = r.first_at else { continue };
-        if r.people.is_empty() && r.chat == 0 {
-            continue;
-        }
-        sqlx::query(
-            "INSERT INTO analytics_rooms (day, room_id, people, played_ms, span_ms, \
-             chat_messages) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(day)
-        .bind(room_id)
-        .bind(r.people.len() as i64)
-        .bind(r.played_ms)
-        .bind(r.last_at - first_at)
-        .bind(r.chat)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let active: Vec<Vec<Value>> = active
+        .iter()
+        .map(|actor| vec![Value::Int(day), Value::Text(actor)])
+        .collect();
+    insert_rows(
+        &mut tx,
+        "INSERT INTO analytics_active (day, actor)",
+        &active,
+    )
+    .await?;
+    let plays: Vec<Vec<Value>> = plays
+        .iter()
+        .map(|((actor, film), p)| {
+            vec![
+                Value::Int(day),
+                Value::Text(actor),
+                Value::Text(film),
+                Value::Int(p.played_ms),
+                Value::Int(p.room_ms),
+                Value::Int(p.length_ms),
+                Value::Int(i64::from(p.viewed())),
+                Value::Int(i64::from(p.completed)),
+            ]
+        })
+        .collect();
+    insert_rows(
+        &mut tx,
+        "INSERT INTO analytics_plays (day, actor, film_id, played_ms, room_ms, length_ms, \
+         viewed, completed)",
+        &plays,
+    )
+    .await?;
+    let page_rows: Vec<Vec<Value>> = pages
+        .iter()
+        .map(|(page, views)| vec![Value::Int(day), Value::Text(page), Value::Int(*views)])
+        .collect();
+    insert_rows(
+        &mut tx,
+        "INSERT INTO analytics_pages (day, page, views)",
+        &page_rows,
+    )
+    .await?;
+    let rooms: Vec<Vec<Value>> = room_days
+        .iter()
+        .filter(|(_, r)| !r.people.is_empty() || r.chat > 0)
+        .filter_map(|(room_id, r)| {
+            let first_at = r.first_at?;
+            Some(vec![
+                Value::Int(day),
+                Value::Text(room_id),
+                Value::Int(r.people.len() as i64),
+                Value::Int(r.played_ms),
+                Value::Int(r.last_at - first_at),
+                Value::Int(r.chat),
+            ])
+        })
+        .collect();
+    insert_rows(
+        &mut tx,
+        "INSERT INTO analytics_rooms (day, room_id, people, played_ms, span_ms, chat_messages)",
+        &rooms,
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO analytics_days (day, page_views, sign_ins, new_users, rooms_created, \
          chat_messages) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -560,6 +574,51 @@ pub async fn roll_up_day(db: &Db, day: i64, now: i64) -> Result<(), sqlx::Error>
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+/// One value of a row to insert.
+enum Value<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Rows per INSERT statement (SQLite allows 32 766 parameters; the widest table has 8 columns).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts `rows` with `head` (`INSERT INTO t (a, b)`), many rows per statement: a day of a
+/// large instance has tens of thousands, and one statement each would take seconds.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    head: &str,
+    rows: &[Vec<Value<'_>>],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = format!("{head} VALUES ");
+        let mut n = 0;
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 0..row.len() {
+                n += 1;
+                if j > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${n}"));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for value in chunk.iter().flatten() {
+            query = match value {
+                Value::Int(v) => query.bind(*v),
+                Value::Text(v) => query.bind(*v),
+            };
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Rooms open now and the people in them, on every node.

@@ -622,3 +622,57 @@ async fn the_status_page_says_what_answers() {
     assert_eq!(status["nodes"].as_array().unwrap().len(), 1);
     assert_eq!(status["nodes"][0]["this_node"], true);
 }
+
+#[tokio::test]
+async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
+    const DSN: &str = "https://public@sentry.invalid/1";
+    let transport = sentry::test::TestTransport::new();
+    let mut options = kino_server::errors::options(DSN);
+    options.transport = Some(std::sync::Arc::new(transport.clone()));
+    // Bound to this test's thread, where its server runs (a current-thread runtime).
+    let _guard = sentry::init(options);
+    let app = spawn_app_with(|c| c.sentry_dsn = Some(DSN.to_owned())).await;
+    let admin = signed_in(&app, "boss", "Boss").await;
+    let session = admin.cookie.split_once('=').unwrap().1.to_owned();
+
+    // A refusal is not an error of the server: nothing is reported.
+    let refused = app.call("analytics/dashboard", &[]).await;
+    assert_eq!(refused.status(), 401);
+    assert!(transport.fetch_and_clear_events().is_empty());
+
+    // A table the page needs is gone: the server fails (500), with a cookie, a query and a
+    // password-like field in the request.
+    let db = database(&app).await;
+    sqlx::query("DROP TABLE analytics_ignored")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let res = admin
+        .client
+        .post(app.url("/api/analytics/ignored?token=sekrit-token"))
+        .header("accept", "application/json")
+        .form(&[("password", "hunter22-secret")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let events = transport.fetch_and_clear_events();
+    let event = events
+        .iter()
+        .find(|e| e.tags.get("route").map(String::as_str) == Some("/api/analytics/ignored"))
+        .unwrap_or_else(|| panic!("a report for the route: {events:?}"));
+    assert_eq!(event.level, sentry::Level::Error);
+    assert_eq!(event.tags.get("method").map(String::as_str), Some("POST"));
+    let text = serde_json::to_string(event).unwrap();
+    for secret in [
+        session.as_str(),
+        "hunter22-secret",
+        "sekrit-token",
+        "kino_session",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the report carries {secret}: {text}"
+        );
+    }
+}
