@@ -40,8 +40,11 @@ step "the browser WASM stays within its budget (brotli)"
 # the catalog: 537 KB when the room and the library's pages were split off, from 689 KB for
 # everything), and the largest lazy page, the room (692 KB: the main module and its chunks;
 # 789 KB with the queue and voting, whose search and film cards the main module now shares).
+# 802 KB after the analytics and status pages: leptos_i18n 0.6 compiles every string of every
+# language into one table in the main module, so even an admin page's text is downloaded by
+# everyone (its dynamic_load feature would fetch the strings from the server instead; issue 14).
 # Lower them as the WASM shrinks; issue 14 aims at 300 KB for the first page.
-cargo xtask wasm-size --main-budget-kb 570 --budget-kb 800
+cargo xtask wasm-size --main-budget-kb 570 --budget-kb 806
 
 step "browser tests (headless Chromium)"
 export KINO_BIN="${CARGO_TARGET_DIR:-target}/release/kino"

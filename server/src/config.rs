@@ -221,6 +221,19 @@ pub struct Config {
     #[arg(long, env = "KINO_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Also publish every analytics event to NATS JetStream at this URL (e.g.
+    /// `nats://127.0.0.1:4222`; off by default), at least once, with its id as `Nats-Msg-Id`.
+    #[arg(long, env = "KINO_EVENTS_NATS_URL")]
+    pub events_nats_url: Option<String>,
+
+    /// The JetStream stream the events go to (created over `<subject>.>` when missing).
+    #[arg(long, env = "KINO_EVENTS_NATS_STREAM", default_value = "KINO_EVENTS")]
+    pub events_nats_stream: String,
+
+    /// The subject prefix: `kino.events.page_view`, `kino.events.player.progress`, ….
+    #[arg(long, env = "KINO_EVENTS_NATS_SUBJECT", default_value = "kino.events")]
+    pub events_nats_subject: String,
+
     /// Report panics and server errors to Sentry (or GlitchTip) at this DSN (off by default).
     /// Reports carry the route and method, never cookies, credentials or request bodies.
     #[arg(long, env = "KINO_SENTRY_DSN")]

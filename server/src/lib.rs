@@ -9,6 +9,7 @@ pub mod config;
 pub mod errors;
 pub mod media;
 pub mod metrics;
+pub mod publish;
 pub mod security;
 
 use app::config::AppConfig;
@@ -45,6 +46,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("cannot join the other nodes (LISTEN on PostgreSQL): {0}")]
     Cluster(sqlx::Error),
+    #[error(transparent)]
+    Events(#[from] publish::PublishError),
 }
 
 /// Connects to the database, applies the migrations and (unless `--no-seed`) fills an empty
@@ -432,10 +435,27 @@ pub async fn serve_with_database(
         Duration::from_secs(config.analytics_every_seconds),
         config.analytics_retention_days,
     ));
+    // Analytics events to an external engine through NATS JetStream, when asked.
+    let publisher = match &config.events_nats_url {
+        Some(url) => Some(
+            publish::start(
+                publish::Target {
+                    url: url.clone(),
+                    stream: config.events_nats_stream.clone(),
+                    subject: config.events_nats_subject.clone(),
+                },
+                db.clone(),
+                state.config.node.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     if let Some(address) = config.metrics_listen {
         metrics::serve(address, state.clone()).await?;
     }
     let hub = state.hub.clone();
+    let node = state.config.node.clone();
     let app = router(&config, state);
     tracing::info!(address = %bound, public_url = %config.public_url(bound), "Kino is listening");
     let header_timeout = Duration::from_secs(config.header_read_timeout_seconds.max(1));
@@ -454,6 +474,10 @@ pub async fn serve_with_database(
     hub.retire().await;
     flusher.abort();
     rollups.abort();
+    if let Some(task) = publisher {
+        task.abort();
+        publish::release(&db, &node).await;
+    }
     // What gathered since the last write, after the last request.
     if let Err(e) = analytics.flush(&db).await {
         tracing::warn!(error = %e, "cannot write the last analytics events");

@@ -676,3 +676,130 @@ async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
         );
     }
 }
+
+/// NATS with JetStream for the events test (the machine's own server by default).
+fn nats_url() -> String {
+    std::env::var("KINO_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// Every analytics event the database holds, by id.
+async fn all_event_ids(db: &Db) -> Vec<String> {
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM analytics_events UNION ALL SELECT id FROM player_events",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    ids.sort();
+    ids
+}
+
+/// Waits (bounded) until every event is marked published.
+async fn all_published(db: &Db) {
+    for _ in 0..150 {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM analytics_events WHERE published_at IS NULL) + \
+                    (SELECT COUNT(*) FROM player_events WHERE published_at IS NULL)",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("events were still unpublished after 15 s");
+}
+
+/// Some of each kind of event: a page view, sign-ups and sign-ins, a player report.
+async fn make_events(app: &TestApp, username: &str) {
+    signed_in(app, username, "Someone").await;
+    let page = crate::common::browser()
+        .get(app.url("/films"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let report = app
+        .call(
+            "playback/event",
+            &[
+                ("film_id", METROPOLIS),
+                ("kind", "progress"),
+                ("position", "12.5"),
+                ("duration", "600"),
+            ],
+        )
+        .await;
+    assert_eq!(report.status(), 200);
+}
+
+#[tokio::test]
+async fn every_event_reaches_nats_once_across_a_restart() {
+    let url = nats_url();
+    let Ok(client) = async_nats::connect(&url).await else {
+        eprintln!("skipped: no NATS at {url} (set KINO_TEST_NATS_URL)");
+        return;
+    };
+    let js = async_nats::jetstream::new(client);
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (stream, subject) = (format!("KINO_TEST_{tag}"), format!("kinotest.{tag}"));
+    let configure = {
+        let (url, stream, subject) = (url.clone(), stream.clone(), subject.clone());
+        move |c: &mut kino_server::config::Config| {
+            c.events_nats_url = Some(url);
+            c.events_nats_stream = stream;
+            c.events_nats_subject = subject;
+        }
+    };
+    let app = spawn_app_with(configure.clone()).await;
+    make_events(&app, "ann").await;
+    let db = database(&app).await;
+    page_views_written(&db, 1).await;
+    all_published(&db).await;
+    db.pool.close().await;
+
+    // A restart: what the new process records is published too; nothing is sent twice.
+    let (database_url, dir) = app.stop().await;
+    let app = crate::common::spawn_on(database_url, dir, configure).await;
+    make_events(&app, "bob").await;
+    let db = database(&app).await;
+    page_views_written(&db, 2).await;
+    all_published(&db).await;
+    // As if a node died between publishing and marking: those go again, and the stream keeps
+    // one copy of each (the event's id is its Nats-Msg-Id).
+    sqlx::query("UPDATE analytics_events SET published_at = NULL")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    all_published(&db).await;
+
+    let mut info = js.get_stream(&stream).await.unwrap();
+    let count = info.info().await.unwrap().state.messages;
+    let mut seen = Vec::new();
+    for seq in 1..=count {
+        let message = info.get_raw_message(seq).await.unwrap();
+        let event: Value = serde_json::from_slice(&message.payload).unwrap();
+        let id = event["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            message
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.as_str().to_owned()),
+            Some(id.clone())
+        );
+        assert_eq!(
+            message.subject.as_str(),
+            format!("{subject}.{}", event["kind"].as_str().unwrap())
+        );
+        seen.push(id);
+    }
+    seen.sort();
+    let expected = all_event_ids(&db).await;
+    // Twice: a sign-up, a sign-in, a page view and a player report.
+    assert_eq!(expected.len(), 8, "{expected:?}");
+    assert_eq!(seen, expected, "every event in the stream, once");
+    js.delete_stream(&stream).await.unwrap();
+}

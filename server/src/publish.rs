@@ -1,0 +1,268 @@
+//! Analytics events to NATS JetStream (`--events-nats-url`): the path to an external analytics
+//! engine (ClickHouse reads the stream; docs/ANALYTICS.md). Every raw event the database keeps
+//! for analytics — page views, sign-ups, sign-ins (`analytics_events`) and the players' reports
+//! (`player_events`) — is published once the stream acknowledges it, then marked
+//! `published_at`: at least once, across restarts. Each message carries the event's id as
+//! `Nats-Msg-Id`, so the stream drops a repeat within its duplicate window and a consumer can
+//! drop any other by id. One node publishes at a time (a lease in `analytics_job`, row 2).
+
+use app::db::Db;
+use async_nats::jetstream;
+use std::time::Duration;
+
+/// Events read and published per round.
+const BATCH: i64 = 500;
+/// How long the publishing claim holds without being renewed (every round renews it; a node that
+/// died hands over after this).
+const LEASE_MS: i64 = 10_000;
+/// How often the publisher looks for new events when it has caught up.
+const EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot reach NATS at {url}: {source}")]
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+    #[error("cannot create the JetStream stream {stream}: {source}")]
+    Stream {
+        stream: String,
+        source: jetstream::context::CreateStreamError,
+    },
+}
+
+/// Where events go: the stream (created when missing, over `<subject>.>`) and the subject
+/// prefix (`kino.events.page_view`, `kino.events.player.progress`, …).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub stream: String,
+    pub subject: String,
+}
+
+/// One event as published: the message's JSON.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Message {
+    id: String,
+    kind: String,
+    /// `u:<user id>` or `a:<anonymous id>`.
+    actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    film_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality: Option<String>,
+    /// Epoch milliseconds.
+    at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    kind: String,
+    actor: String,
+    page: Option<String>,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    id: String,
+    film_id: String,
+    user_id: Option<String>,
+    anon_id: Option<String>,
+    kind: String,
+    position_ms: i64,
+    duration_ms: i64,
+    quality: Option<String>,
+    created_at: i64,
+}
+
+/// Connects and makes sure the stream exists; the publisher then runs until aborted.
+pub async fn start(
+    target: Target,
+    db: Db,
+    node: String,
+) -> Result<tokio::task::JoinHandle<()>, PublishError> {
+    let client =
+        async_nats::connect(&target.url)
+            .await
+            .map_err(|source| PublishError::Connect {
+                url: target.url.clone(),
+                source,
+            })?;
+    let js = jetstream::new(client);
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: target.stream.clone(),
+        subjects: vec![format!("{}.>", target.subject)],
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(|source| PublishError::Stream {
+        stream: target.stream.clone(),
+        source,
+    })?;
+    tracing::info!(url = %target.url, stream = %target.stream, "analytics events go to NATS");
+    Ok(tokio::spawn(async move {
+        loop {
+            match publish_round(&js, &target.subject, &db, &node).await {
+                // A full batch: more are waiting.
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    metrics::counter!("kino_events_publish_failures_total").increment(1);
+                    tracing::warn!(error = %e, "cannot publish analytics events; retrying");
+                }
+            }
+            tokio::time::sleep(EVERY).await;
+        }
+    }))
+}
+
+/// Lets go of the publishing claim (a node that stops hands over at once).
+pub async fn release(db: &Db, node: &str) {
+    if let Err(e) = sqlx::query(
+        "UPDATE analytics_job SET claimed_by = NULL, claimed_until = NULL \
+         WHERE id = 2 AND claimed_by = $1",
+    )
+    .bind(node)
+    .execute(&db.pool)
+    .await
+    {
+        tracing::warn!(error = %e, "cannot release the publishing claim");
+    }
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Claims the publishing lease and publishes one batch of each table; how many were published.
+async fn publish_round(
+    js: &jetstream::Context,
+    subject: &str,
+    db: &Db,
+    node: &str,
+) -> Result<usize, Failure> {
+    let now = app::dates::now_ms();
+    let claimed = sqlx::query(
+        "UPDATE analytics_job SET claimed_by = $1, claimed_until = $2 \
+         WHERE id = 2 AND (claimed_until IS NULL OR claimed_until < $3 OR claimed_by = $1)",
+    )
+    .bind(node)
+    .bind(now + LEASE_MS)
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return Ok(0);
+    }
+    let events: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, kind, actor, page, created_at FROM analytics_events \
+         WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&db.pool)
+    .await?;
+    let events: Vec<Message> = events
+        .into_iter()
+        .map(|e| Message {
+            id: e.id,
+            kind: e.kind,
+            actor: e.actor,
+            page: e.page,
+            film_id: None,
+            position_ms: None,
+            duration_ms: None,
+            quality: None,
+            at: e.created_at,
+        })
+        .collect();
+    let published = publish(js, subject, &events).await?;
+    mark(db, "analytics_events", &published, now).await?;
+
+    let reports: Vec<ReportRow> = sqlx::query_as(
+        "SELECT id, film_id, user_id, anon_id, kind, position_ms, duration_ms, quality, \
+         created_at FROM player_events WHERE published_at IS NULL \
+         ORDER BY created_at, id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&db.pool)
+    .await?;
+    let reports: Vec<Message> = reports
+        .into_iter()
+        .map(|r| Message {
+            id: r.id,
+            kind: format!("player.{}", r.kind),
+            actor: match (r.user_id, r.anon_id) {
+                (Some(user), _) => format!("u:{user}"),
+                (None, Some(anon)) => format!("a:{anon}"),
+                (None, None) => "a:".to_owned(),
+            },
+            page: None,
+            film_id: Some(r.film_id),
+            position_ms: Some(r.position_ms),
+            duration_ms: Some(r.duration_ms),
+            quality: r.quality,
+            at: r.created_at,
+        })
+        .collect();
+    let published_reports = publish(js, subject, &reports).await?;
+    mark(db, "player_events", &published_reports, now).await?;
+    Ok(published.len().max(published_reports.len()))
+}
+
+/// Publishes every message (all sent, then every acknowledgement awaited); the ids the stream
+/// acknowledged, in order, up to the first failure.
+async fn publish(
+    js: &jetstream::Context,
+    subject: &str,
+    messages: &[Message],
+) -> Result<Vec<String>, Failure> {
+    let mut pending = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, m.id.as_str());
+        let payload = serde_json::to_vec(m)?;
+        let ack = js
+            .publish_with_headers(format!("{subject}.{}", m.kind), headers, payload.into())
+            .await?;
+        pending.push((m.id.clone(), ack));
+    }
+    let mut acknowledged = Vec::with_capacity(pending.len());
+    for (id, ack) in pending {
+        match ack.await {
+            Ok(_) => acknowledged.push(id),
+            Err(e) => {
+                // The rest stay unpublished and go again in the next round (the stream drops
+                // the ones it did store).
+                tracing::warn!(error = %e, "NATS did not acknowledge an event");
+                break;
+            }
+        }
+    }
+    metrics::counter!("kino_events_published_total").increment(acknowledged.len() as u64);
+    Ok(acknowledged)
+}
+
+async fn mark(db: &Db, table: &str, ids: &[String], now: i64) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE {table} SET published_at = $1 WHERE id IN ({})",
+            placeholders.join(",")
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        query.execute(&db.pool).await?;
+    }
+    Ok(())
+}
