@@ -26,6 +26,9 @@ pub struct Event {
     pub kind: &'static str,
     pub actor: String,
     pub page: Option<String>,
+    /// For a sign-up or a sign-in: the guest (`a:<anonymous id>`) the person was until then,
+    /// so the figures count them once.
+    pub alias: Option<String>,
     pub at: i64,
 }
 
@@ -50,13 +53,17 @@ impl Recorder {
     /// Queues one event: `kind` is `page_view`, `sign_up` or `sign_in`; `actor` is `u:<id>` or
     /// `a:<anonymous id>`.
     pub fn record(&self, kind: &'static str, actor: String, page: Option<String>) {
-        let event = Event {
+        self.push(Event {
             id: uuid::Uuid::new_v4().to_string(),
             kind,
             actor,
             page,
+            alias: None,
             at: now_ms(),
-        };
+        });
+    }
+
+    fn push(&self, event: Event) {
         let mut buffer = lock(&self.buffer);
         if buffer.len() >= BUFFER_CAPACITY {
             drop(buffer);
@@ -114,20 +121,21 @@ async fn write_events(db: &Db, events: &[Event]) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
-            "INSERT INTO analytics_events (id, kind, actor, page, created_at) VALUES ",
+            "INSERT INTO analytics_events (id, kind, actor, page, alias, created_at) VALUES ",
         );
         for (i, _) in chunk.iter().enumerate() {
-            let n = i * 5;
+            let n = i * 6;
             if i > 0 {
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1,
                 n + 2,
                 n + 3,
                 n + 4,
-                n + 5
+                n + 5,
+                n + 6
             ));
         }
         // A retried batch must not fail on the events that did land.
@@ -139,6 +147,7 @@ async fn write_events(db: &Db, events: &[Event]) -> Result<(), sqlx::Error> {
                 .bind(e.kind)
                 .bind(&e.actor)
                 .bind(e.page.clone())
+                .bind(e.alias.clone())
                 .bind(e.at);
         }
         query.execute(&mut *tx).await?;
@@ -147,10 +156,40 @@ async fn write_events(db: &Db, events: &[Event]) -> Result<(), sqlx::Error> {
 }
 
 /// Records an event from a server function (the request's context holds the node's recorder).
+/// Records a sign-up or sign-in from a server function (the request's context holds the node's
+/// recorder), with the guest the person was before, if their browser had the anonymous cookie.
 pub fn note(kind: &'static str, actor: String) {
-    if let Some(recorder) = leptos::prelude::use_context::<Arc<Recorder>>() {
-        recorder.record(kind, actor, None);
-    }
+    let Some(recorder) = leptos::prelude::use_context::<Arc<Recorder>>() else {
+        return;
+    };
+    let alias = leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| anonymous_id(&parts.headers))
+        .map(|id| format!("a:{id}"));
+    recorder.push(Event {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind,
+        actor,
+        page: None,
+        alias,
+        at: now_ms(),
+    });
+}
+
+/// The cookie that tells one guest from another (no account, no name): their page views and
+/// player reports are theirs by it.
+pub const ANON_COOKIE: &str = "kino_anon";
+
+/// The guest's anonymous id from the request's cookies.
+pub fn anonymous_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == ANON_COOKIE)
+        .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
+        .map(|id| id.to_string())
 }
 
 /// Writes the buffer every `every` (sooner when a batch fills) until the process ends; the

@@ -50,6 +50,9 @@ struct Message {
     actor: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     page: Option<String>,
+    /// A sign-up's or sign-in's guest before (`a:<anonymous id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     film_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,6 +71,7 @@ struct EventRow {
     kind: String,
     actor: String,
     page: Option<String>,
+    alias: Option<String>,
     created_at: i64,
 }
 
@@ -164,7 +168,7 @@ async fn publish_round(
         return Ok(0);
     }
     let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, kind, actor, page, created_at FROM analytics_events \
+        "SELECT id, kind, actor, page, alias, created_at FROM analytics_events \
          WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1",
     )
     .bind(BATCH)
@@ -177,6 +181,7 @@ async fn publish_round(
             kind: e.kind,
             actor: e.actor,
             page: e.page,
+            alias: e.alias,
             film_id: None,
             position_ms: None,
             duration_ms: None,
@@ -206,6 +211,7 @@ async fn publish_round(
                 (None, None) => "a:".to_owned(),
             },
             page: None,
+            alias: None,
             film_id: Some(r.film_id),
             position_ms: Some(r.position_ms),
             duration_ms: Some(r.duration_ms),

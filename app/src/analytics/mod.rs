@@ -411,7 +411,7 @@ fn Chart(days: Vec<DayFigures>) -> impl IntoView {
     let ticks = [0, top / 2, top];
     let label_every = (days.len() / 7).max(1);
     let active_label = t_string!(i18n, an_chart_active).to_string();
-    let views_label = t_string!(i18n, an_views).to_string();
+    let views_label = t_string!(i18n, an_chart_views).to_string();
     let bars = days
         .iter()
         .enumerate()
@@ -499,8 +499,8 @@ fn Chart(days: Vec<DayFigures>) -> impl IntoView {
                     <thead>
                         <tr>
                             <th scope="col">{t!(i18n, an_day)}</th>
-                            <th scope="col">{active_label}</th>
-                            <th scope="col">{views_label}</th>
+                            <th scope="col">{t!(i18n, an_active_day)}</th>
+                            <th scope="col">{t!(i18n, an_views)}</th>
                             <th scope="col">{t!(i18n, an_hours)}</th>
                             <th scope="col">{t!(i18n, an_new_users)}</th>
                             <th scope="col">{t!(i18n, an_sign_ins)}</th>

@@ -11,19 +11,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The guest's anonymous id, shared with the player's reports (`playback::ssr::ANON_COOKIE`).
-fn anonymous_id(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == crate::playback::ssr::ANON_COOKIE)
-        .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
-        .map(|id| id.to_string())
-}
-
 /// Link previews, crawlers and scripts are not people.
 fn looks_like_a_person(headers: &http::HeaderMap) -> bool {
     let Some(agent) = headers
@@ -67,7 +54,7 @@ pub async fn count_page_views(
             !p.starts_with("/api/") && !p.starts_with("/ws/") && !p.starts_with("/media")
         })
         && looks_like_a_person(req.headers());
-    let anonymous = anonymous_id(req.headers());
+    let anonymous = crate::events::anonymous_id(req.headers());
     let session = req.extensions().get::<tower_sessions::Session>().cloned();
     let mut res = next.run(req).await;
     let is_page = res.status() == http::StatusCode::OK
@@ -96,7 +83,7 @@ pub async fn count_page_views(
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .find_map(|c| {
-                    c.strip_prefix(crate::playback::ssr::ANON_COOKIE)
+                    c.strip_prefix(crate::events::ANON_COOKIE)
                         .and_then(|rest| rest.strip_prefix('='))
                         .and_then(|rest| rest.split(';').next())
                         .map(str::to_owned)
@@ -110,7 +97,7 @@ pub async fn count_page_views(
                 };
                 let cookie = format!(
                     "{}={id}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}",
-                    crate::playback::ssr::ANON_COOKIE
+                    crate::events::ANON_COOKIE
                 );
                 if let Ok(value) = http::HeaderValue::from_str(&cookie) {
                     res.headers_mut().append(http::header::SET_COOKIE, value);
@@ -217,8 +204,9 @@ async fn roll_up_claimed(
     }
     .min(today - 1);
     let days: Vec<i64> = (first..=today).collect();
+    let aliases = aliases(db, now).await?;
     for &day in &days {
-        roll_up_day(db, day, now).await?;
+        roll_up_day(db, day, now, &aliases).await?;
     }
     let keep_from = now - i64::from(retention_days) * DAY_MS;
     let mut raw_deleted = 0;
@@ -324,8 +312,28 @@ struct RoomDay {
     chat: i64,
 }
 
-/// Recomputes one day's rollups from the raw events, replacing what was there.
-pub async fn roll_up_day(db: &Db, day: i64, now: i64) -> Result<(), sqlx::Error> {
+/// Who each guest became: the anonymous actor a sign-up or sign-in came from, and the person.
+async fn aliases(db: &Db, now: i64) -> Result<HashMap<String, String>, sqlx::Error> {
+    let pairs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT alias, actor FROM analytics_events \
+         WHERE alias IS NOT NULL AND created_at <= $1 ORDER BY created_at",
+    )
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    // The latest sign-in decides (a shared computer's guest may become several people).
+    Ok(pairs.into_iter().collect())
+}
+
+/// Recomputes one day's rollups from the raw events, replacing what was there. A guest who
+/// signed up or in (`aliases`) counts as the person they became.
+pub async fn roll_up_day(
+    db: &Db,
+    day: i64,
+    now: i64,
+    aliases: &HashMap<String, String>,
+) -> Result<(), sqlx::Error> {
+    let person = |actor: String| aliases.get(&actor).cloned().unwrap_or(actor);
     let start = day * DAY_MS;
     let end = start + DAY_MS;
     let until = end.min(now.max(start));
@@ -345,7 +353,7 @@ pub async fn roll_up_day(db: &Db, day: i64, now: i64) -> Result<(), sqlx::Error>
     for row in rows {
         let actor = match (row.user_id, row.anon_id) {
             (Some(user), _) => format!("u:{user}"),
-            (None, Some(anon)) => format!("a:{anon}"),
+            (None, Some(anon)) => person(format!("a:{anon}")),
             (None, None) => continue,
         };
         reports
@@ -441,7 +449,7 @@ pub async fn roll_up_day(db: &Db, day: i64, now: i64) -> Result<(), sqlx::Error>
     .bind(end)
     .fetch_all(&db.pool)
     .await?;
-    let mut active: HashSet<String> = page_actors.into_iter().collect();
+    let mut active: HashSet<String> = page_actors.into_iter().map(person).collect();
     for ((actor, _), p) in &plays {
         if p.played_ms >= domain::ACTIVE_PLAY_MS {
             active.insert(actor.clone());

@@ -10,23 +10,14 @@ use crate::dates::now_ms;
 use crate::error::{AppError, OnConstraint};
 
 /// The cookie that tells one guest's player events from another's (no account, no name).
-pub const ANON_COOKIE: &str = "kino_anon";
+pub use crate::events::ANON_COOKIE;
 
 /// The guest's anonymous id from its cookie, or a new one (and the cookie to keep it).
 fn anonymous_id() -> String {
-    let existing = use_context_parts().and_then(|parts| {
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == ANON_COOKIE)
-            .and_then(|(_, value)| uuid::Uuid::parse_str(value).ok())
-    });
-    if let Some(id) = existing {
-        return id.to_string();
+    if let Some(id) =
+        use_context_parts().and_then(|parts| crate::events::anonymous_id(&parts.headers))
+    {
+        return id;
     }
     let id = uuid::Uuid::new_v4().to_string();
     let secure = if config().public_url.starts_with("https://") {

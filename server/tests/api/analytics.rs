@@ -803,3 +803,56 @@ async fn every_event_reaches_nats_once_across_a_restart() {
     assert_eq!(seen, expected, "every event in the stream, once");
     js.delete_stream(&stream).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_guest_who_signs_up_is_one_person() {
+    let app = spawn_app().await;
+    let admin = signed_in(&app, "boss", "Boss").await;
+    let visitor = crate::common::browser();
+    let look = |client: reqwest::Client| {
+        let url = app.url("/films");
+        async move {
+            let res = client
+                .get(url)
+                .header("user-agent", FIREFOX)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    };
+    // As a guest (the first page gives the anonymous cookie), then signed up, then again.
+    look(visitor.clone()).await;
+    let res = app
+        .call_as(
+            &visitor,
+            "register",
+            &[
+                ("username", "newbie"),
+                ("display_name", "Newbie"),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    look(visitor.clone()).await;
+    let db = database(&app).await;
+    page_views_written(&db, 2).await;
+    let actors: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT actor) FROM analytics_events WHERE kind = 'page_view'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(actors, 2, "the raw events have the guest and the person");
+    let recompute = app.call_as(&admin.client, "analytics/recompute", &[]).await;
+    assert_eq!(recompute.status(), 200);
+    let today = app::analytics::domain::day_of(app::dates::now_ms());
+    let board = dashboard(&app, &admin, today, today).await;
+    assert_eq!(
+        board["headline"]["active"], 1,
+        "one person: {}",
+        board["headline"]
+    );
+    assert_eq!(board["headline"]["page_views"], 2);
+}
