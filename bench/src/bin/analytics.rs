@@ -5,8 +5,8 @@
 //! The raw events are generated inside the database (recursive CTEs on SQLite,
 //! `generate_series` on PostgreSQL), deterministically: `--users` people, each active on about
 //! a sixth of the 30 days with 4 page views a day; a third of them play a film on about 3 days
-//! (20 reports 10 s apart: 200 s, a view). With the defaults: 100 000 people, ~2 M page views,
-//! ~2 M player reports. It runs the server's own code (`app::analytics::ssr`) on the server's
+//! (20 reports 10 s apart: 200 s, a view) — as the same guest (`a:<i>`) as their page views.
+//! With the defaults: 100 000 people, ~2 M page views, ~2 M player reports. It runs the server's own code (`app::analytics::ssr`) on the server's
 //! pool, without HTTP. Not a timed test: `cargo make bench-analytics`.
 
 use app::analytics::domain::{day_of, Days, DAY_MS};
@@ -82,7 +82,7 @@ async fn generate(db: &Db, users: u64, today: i64) -> Result<(i64, i64)> {
          SELECT 'g-' || u.i || '-' || d.d || '-' || k.k, 'page_view', 'a:' || u.i, \
                 CASE k.k WHEN 0 THEN '/' WHEN 1 THEN '/films' WHEN 2 THEN '/films/{{id}}' \
                          ELSE '/r/{{code}}' END, \
-                ({first_day} + d.d) * {DAY_MS} + (u.i % 80000) * 1000 + k.k * 60000 \
+                CAST({first_day} + d.d AS BIGINT) * {DAY_MS} + (u.i % 80000) * 1000 + k.k * 60000 \
          FROM {series_users} CROSS JOIN {series_days} CROSS JOIN {series_k} \
          WHERE (u.i * 7 + d.d * 13) % 6 = 0"
     ))
@@ -93,9 +93,9 @@ async fn generate(db: &Db, users: u64, today: i64) -> Result<(i64, i64)> {
     let reports = sqlx::query(&format!(
         "INSERT INTO player_events (id, film_id, user_id, anon_id, kind, position_ms, \
          duration_ms, quality, created_at) \
-         SELECT 'p-' || u.i || '-' || d.d || '-' || r.r, f.id, NULL, 'g' || u.i, \
+         SELECT 'p-' || u.i || '-' || d.d || '-' || r.r, f.id, NULL, CAST(u.i AS TEXT), \
                 CASE WHEN r.r = 0 THEN 'open' ELSE 'progress' END, r.r * 10000, 600000, NULL, \
-                ({first_day} + d.d) * {DAY_MS} + (u.i % 70000) * 1000 + r.r * 10000 \
+                CAST({first_day} + d.d AS BIGINT) * {DAY_MS} + (u.i % 70000) * 1000 + r.r * 10000 \
          FROM {series_users} CROSS JOIN {series_days} CROSS JOIN {series_r} \
          JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n FROM films) AS f \
            ON f.n = u.i % {films} \
