@@ -115,3 +115,64 @@ impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
         ))
     }
 }
+
+/// A job that one node of several runs at a time: a row of `table` (with `id`, `claimed_by` and
+/// `claimed_until`) that a node claims for `ms` with a conditional UPDATE, so that of two nodes
+/// asking at once exactly one gets it, and a node that died loses it when the lease runs out.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    pub table: &'static str,
+    pub id: i64,
+    pub ms: i64,
+}
+
+impl Lease {
+    /// Claims the job at `now` if nobody holds it. A node that already holds it gets it again
+    /// (renewed) when `renew`, and otherwise does not — a second run on the same node waits too.
+    pub async fn claim(
+        &self,
+        db: &Db,
+        node: &str,
+        now: i64,
+        renew: bool,
+    ) -> Result<bool, sqlx::Error> {
+        self.claim_when(db, node, now, renew, None).await
+    }
+
+    /// As `claim`, and only while `condition` holds: SQL on the job's row with `$4` bound to
+    /// the value given with it (say, "not built since $4").
+    pub async fn claim_when(
+        &self,
+        db: &Db,
+        node: &str,
+        now: i64,
+        renew: bool,
+        condition: Option<(&str, i64)>,
+    ) -> Result<bool, sqlx::Error> {
+        let ours = if renew { " OR claimed_by = $1" } else { "" };
+        let also = condition.map_or(String::new(), |(sql, _)| format!(" AND ({sql})"));
+        let sql = format!(
+            "UPDATE {} SET claimed_by = $1, claimed_until = $2 \
+             WHERE id = {} AND (claimed_until IS NULL OR claimed_until < $3{ours}){also}",
+            self.table, self.id
+        );
+        let mut query = sqlx::query(&sql).bind(node).bind(now + self.ms).bind(now);
+        if let Some((_, value)) = condition {
+            query = query.bind(value);
+        }
+        Ok(query.execute(&db.pool).await?.rows_affected() == 1)
+    }
+
+    /// Lets the job go (if this node holds it), so the next tick here or elsewhere may run it.
+    pub async fn release(&self, db: &Db, node: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "UPDATE {} SET claimed_by = NULL, claimed_until = NULL \
+             WHERE id = {} AND claimed_by = $1",
+            self.table, self.id
+        ))
+        .bind(node)
+        .execute(&db.pool)
+        .await?;
+        Ok(())
+    }
+}

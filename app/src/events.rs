@@ -39,6 +39,8 @@ pub struct Recorder {
     buffer: Mutex<Vec<Event>>,
     bell: Notify,
     dropped: AtomicU64,
+    /// Records nothing (`--no-analytics`).
+    off: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -48,6 +50,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Recorder {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A recorder that records nothing: analytics are turned off on this node.
+    pub fn off() -> Arc<Self> {
+        Arc::new(Self {
+            off: true,
+            ..Self::default()
+        })
     }
 
     /// Queues one event: `kind` is `page_view`, `sign_up` or `sign_in`; `actor` is `u:<id>` or
@@ -63,7 +73,15 @@ impl Recorder {
         });
     }
 
+    /// Whether analytics are turned off on this node.
+    pub fn is_off(&self) -> bool {
+        self.off
+    }
+
     fn push(&self, event: Event) {
+        if self.off {
+            return;
+        }
         let mut buffer = lock(&self.buffer);
         if buffer.len() >= BUFFER_CAPACITY {
             drop(buffer);

@@ -24,6 +24,11 @@ impl Days {
     }
 }
 
+/// The windows the job counts distinct people over for each day (the dashboard's 7 and 30 days;
+/// MAU is the month ending with the range).
+pub const WEEK: i64 = 7;
+pub const MONTH: i64 = 30;
+
 /// The longest range the dashboard shows at once.
 pub const MAX_RANGE_DAYS: i64 = 366;
 
@@ -56,7 +61,7 @@ pub fn format_day(day: i64) -> String {
 pub fn days_for(range: &str, from: &str, to: &str, today: i64) -> Option<Days> {
     let days = match range {
         "" | "7d" => Days {
-            from: today - 6,
+            from: today - WEEK + 1,
             to: today,
         },
         "today" => Days {
@@ -64,7 +69,7 @@ pub fn days_for(range: &str, from: &str, to: &str, today: i64) -> Option<Days> {
             to: today,
         },
         "30d" => Days {
-            from: today - 29,
+            from: today - MONTH + 1,
             to: today,
         },
         "custom" => Days {

@@ -579,24 +579,54 @@ fn FilmsTable(films: Vec<FilmFigures>, sort: String, link: String) -> impl IntoV
             }
         })
         .collect_view();
+    let head = view! {
+        {header("title", t!(i18n, an_film).into_any())}
+        {header("views", t!(i18n, an_views).into_any())}
+        <th scope="col">{t!(i18n, an_in_rooms)}</th>
+        {header("completions", t!(i18n, an_completions).into_any())}
+        {header("hours", t!(i18n, an_hours).into_any())}
+        <th scope="col">{t!(i18n, an_full)}</th>
+    };
+    view! {
+        <TablePanel
+            title=t!(i18n, an_films).into_any()
+            downloads=vec![("films.csv", t!(i18n, an_csv).into_any())]
+            link=link.clone()
+            head=head.into_any()
+            rows=rows.into_any()
+        />
+    }
+}
+
+/// One of the dashboard's tables in its panel: the heading, its CSV downloads (for the same
+/// range: `link` is the range's query), the table's head row and its rows.
+#[component]
+fn TablePanel(
+    title: AnyView,
+    downloads: Vec<(&'static str, AnyView)>,
+    link: String,
+    head: AnyView,
+    rows: AnyView,
+) -> impl IntoView {
+    let downloads = downloads
+        .into_iter()
+        .map(|(file, label)| {
+            view! {
+                <a class="button ghost" href=format!("/admin/analytics/{file}?{link}") download=file>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
     view! {
         <section class="panel">
             <div class="section-head">
-                <h2>{t!(i18n, an_films)}</h2>
-                <a class="button ghost" href=format!("/admin/analytics/films.csv?{link}") download="films.csv">
-                    {t!(i18n, an_csv)}
-                </a>
+                <h2>{title}</h2>
+                {downloads}
             </div>
             <table class="data">
                 <thead>
-                    <tr>
-                        {header("title", t!(i18n, an_film).into_any())}
-                        {header("views", t!(i18n, an_views).into_any())}
-                        <th scope="col">{t!(i18n, an_in_rooms)}</th>
-                        {header("completions", t!(i18n, an_completions).into_any())}
-                        {header("hours", t!(i18n, an_hours).into_any())}
-                        <th scope="col">{t!(i18n, an_full)}</th>
-                    </tr>
+                    <tr>{head}</tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
@@ -626,27 +656,21 @@ fn RoomsTable(rooms: Vec<RoomFigures>, link: String) -> impl IntoView {
             }
         })
         .collect_view();
+    let head = view! {
+        <th scope="col">{t!(i18n, an_room)}</th>
+        <th scope="col">{t!(i18n, an_people)}</th>
+        <th scope="col">{t!(i18n, an_played)}</th>
+        <th scope="col">{t!(i18n, an_length)}</th>
+        <th scope="col">{t!(i18n, an_chat)}</th>
+    };
     view! {
-        <section class="panel">
-            <div class="section-head">
-                <h2>{t!(i18n, an_rooms)}</h2>
-                <a class="button ghost" href=format!("/admin/analytics/rooms.csv?{link}") download="rooms.csv">
-                    {t!(i18n, an_csv)}
-                </a>
-            </div>
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th scope="col">{t!(i18n, an_room)}</th>
-                        <th scope="col">{t!(i18n, an_people)}</th>
-                        <th scope="col">{t!(i18n, an_played)}</th>
-                        <th scope="col">{t!(i18n, an_length)}</th>
-                        <th scope="col">{t!(i18n, an_chat)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </section>
+        <TablePanel
+            title=t!(i18n, an_rooms).into_any()
+            downloads=vec![("rooms.csv", t!(i18n, an_csv).into_any())]
+            link=link
+            head=head.into_any()
+            rows=rows.into_any()
+        />
     }
 }
 
@@ -664,27 +688,21 @@ fn PagesTable(pages: Vec<PageFigures>, link: String) -> impl IntoView {
             }
         })
         .collect_view();
+    let head = view! {
+        <th scope="col">{t!(i18n, an_page)}</th>
+        <th scope="col">{t!(i18n, an_page_views)}</th>
+    };
     view! {
-        <section class="panel">
-            <div class="section-head">
-                <h2>{t!(i18n, an_pages)}</h2>
-                <a class="button ghost" href=format!("/admin/analytics/days.csv?{link}") download="days.csv">
-                    {t!(i18n, an_csv_days)}
-                </a>
-                <a class="button ghost" href=format!("/admin/analytics/pages.csv?{link}") download="pages.csv">
-                    {t!(i18n, an_csv)}
-                </a>
-            </div>
-            <table class="data">
-                <thead>
-                    <tr>
-                        <th scope="col">{t!(i18n, an_page)}</th>
-                        <th scope="col">{t!(i18n, an_page_views)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </section>
+        <TablePanel
+            title=t!(i18n, an_pages).into_any()
+            downloads=vec![
+                ("days.csv", t!(i18n, an_csv_days).into_any()),
+                ("pages.csv", t!(i18n, an_csv).into_any()),
+            ]
+            link=link
+            head=head.into_any()
+            rows=rows.into_any()
+        />
     }
 }
 

@@ -1,10 +1,10 @@
 //! Analytics on the server: the events buffer every node appends through, the page-view
 //! counter, the rollup job (one node at a time) and the dashboard's queries over the rollups.
 
-use super::domain::{self, day_of, Days, Played, Report, RoomEntry, RoomStep, DAY_MS};
+use super::domain::{self, day_of, Days, Played, Report, RoomEntry, RoomStep, DAY_MS, MONTH, WEEK};
 use super::{Dashboard, DayFigures, FilmFigures, Headline, PageFigures, RoomFigures};
 use crate::dates::now_ms;
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, Lease};
 use crate::events::Recorder;
 use crate::rooms::protocol::EventKind;
 use std::collections::{HashMap, HashSet};
@@ -49,7 +49,8 @@ pub async fn count_page_views(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let counts = req.method() == http::Method::GET
+    let counts = !recorder.is_off()
+        && req.method() == http::Method::GET
         && page.as_deref().is_some_and(|p| {
             !p.starts_with("/api/") && !p.starts_with("/ws/") && !p.starts_with("/media")
         })
@@ -112,7 +113,11 @@ pub async fn count_page_views(
 }
 
 /// How long the rollup job's claim holds.
-const LEASE_MS: i64 = 10 * 60 * 1000;
+const ROLLUP: Lease = Lease {
+    table: "analytics_job",
+    id: 1,
+    ms: 10 * 60 * 1000,
+};
 
 /// What one run of the rollup job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,28 +161,12 @@ pub async fn roll_up(
     now: i64,
     retention_days: u32,
 ) -> Result<Option<RollupReport>, sqlx::Error> {
-    let claimed = sqlx::query(
-        "UPDATE analytics_job SET claimed_by = $1, claimed_until = $2 \
-         WHERE id = 1 AND (claimed_until IS NULL OR claimed_until < $3)",
-    )
-    .bind(node)
-    .bind(now + LEASE_MS)
-    .bind(now)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    if !ROLLUP.claim(db, node, now, false).await? {
         return Ok(None);
     }
     let result = roll_up_claimed(db, now, retention_days).await;
     // Free the claim whatever happened, so the next tick (here or elsewhere) may try again.
-    sqlx::query(
-        "UPDATE analytics_job SET claimed_by = NULL, claimed_until = NULL \
-         WHERE id = 1 AND claimed_by = $1",
-    )
-    .bind(node)
-    .execute(&db.pool)
-    .await?;
+    ROLLUP.release(db, node).await?;
     result.map(Some)
 }
 
@@ -569,9 +558,20 @@ pub async fn roll_up_day(
         &rooms,
     )
     .await?;
+    // The week's and month's distinct people ending with this day, counted once here (with
+    // this day's rows just written) rather than on every visit to the dashboard.
+    let mut active_in = Vec::with_capacity(2);
+    for window in [WEEK, MONTH] {
+        let days = Days {
+            from: day - window + 1,
+            to: day,
+        };
+        active_in.push(distinct_active(&mut *tx, days).await?);
+    }
     sqlx::query(
         "INSERT INTO analytics_days (day, page_views, sign_ins, new_users, rooms_created, \
-         chat_messages) VALUES ($1, $2, $3, $4, $5, $6)",
+         chat_messages, active, active_week, active_month) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(day)
     .bind(pages.iter().map(|(_, v)| v).sum::<i64>())
@@ -579,6 +579,9 @@ pub async fn roll_up_day(
     .bind(new_users)
     .bind(rooms_created)
     .bind(chat_messages)
+    .bind(active.len() as i64)
+    .bind(active_in[0])
+    .bind(active_in[1])
     .execute(&mut *tx)
     .await?;
     tx.commit().await
@@ -676,6 +679,33 @@ struct RoomRow {
     chat_messages: i64,
 }
 
+/// A day of `analytics_days` as the dashboard reads it.
+#[derive(sqlx::FromRow)]
+struct SiteDay {
+    day: i64,
+    new_users: i64,
+    sign_ins: i64,
+    page_views: i64,
+    active: i64,
+    active_week: i64,
+    active_month: i64,
+}
+
+/// Distinct active people in `days`: counted by the job for each day's week and month, and for
+/// a custom range by the dashboard.
+async fn distinct_active<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    days: Days,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT actor) FROM analytics_active WHERE day >= $1 AND day <= $2",
+    )
+    .bind(days.from)
+    .bind(days.to)
+    .fetch_one(db)
+    .await
+}
+
 /// Everything the dashboard shows for `days` (rollups only; live figures from now).
 pub async fn dashboard(
     db: &Db,
@@ -684,26 +714,42 @@ pub async fn dashboard(
 ) -> Result<Dashboard, sqlx::Error> {
     let pool = &db.pool;
     let (from, to) = (days.from, days.to);
-    let active_days: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM analytics_active WHERE day >= $1 AND day <= $2")
-            .bind(from)
-            .bind(to)
-            .fetch_one(pool)
-            .await?;
-    let active_in_range: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT actor) FROM analytics_active WHERE day >= $1 AND day <= $2",
+    // The site's days, with their active people counted by the job.
+    let site_days: Vec<SiteDay> = sqlx::query_as(
+        "SELECT day, new_users, sign_ins, page_views, active, active_week, active_month \
+         FROM analytics_days WHERE day >= $1 AND day <= $2",
     )
     .bind(from)
     .bind(to)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    let mau: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT actor) FROM analytics_active WHERE day >= $1 AND day <= $2",
-    )
-    .bind(to - 29)
-    .bind(to)
-    .fetch_one(pool)
-    .await?;
+    let last = site_days.iter().find(|d| d.day == to);
+    let active_days: i64 = site_days.iter().map(|d| d.active).sum();
+    let counted = match (days.count(), last) {
+        (1, Some(last)) => Some(last.active),
+        (WEEK, Some(last)) => Some(last.active_week),
+        (MONTH, Some(last)) => Some(last.active_month),
+        _ => None,
+    };
+    let active_in_range = match counted {
+        Some(n) => n,
+        None => distinct_active(pool, days).await?,
+    };
+    let mau = match last {
+        Some(last) => last.active_month,
+        // The range ends on a day the job has not reached yet (or never will: before the first
+        // event): count it now.
+        None => {
+            distinct_active(
+                pool,
+                Days {
+                    from: to - MONTH + 1,
+                    to,
+                },
+            )
+            .await?
+        }
+    };
     let (views, room_views, completions, watched_ms): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(viewed), 0) AS BIGINT), \
                 CAST(COALESCE(SUM(CASE WHEN viewed = 1 AND room_ms * 2 >= played_ms THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -784,18 +830,6 @@ pub async fn dashboard(
             )
         })
         .collect();
-    let dau: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT day, COUNT(*) FROM analytics_active WHERE day >= $1 AND day <= $2 GROUP BY day",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    for (day, n) in dau {
-        if let Some(d) = per_day.get_mut(&day) {
-            d.active = n;
-        }
-    }
     let day_views: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT day, CAST(COALESCE(SUM(viewed), 0) AS BIGINT), CAST(COALESCE(SUM(played_ms), 0) AS BIGINT) FROM analytics_plays \
          WHERE day >= $1 AND day <= $2 GROUP BY day",
@@ -810,19 +844,12 @@ pub async fn dashboard(
             d.watched_ms = ms;
         }
     }
-    let site_days: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, new_users, sign_ins, page_views FROM analytics_days \
-         WHERE day >= $1 AND day <= $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    for (day, new_users, sign_ins, page_views) in site_days {
-        if let Some(d) = per_day.get_mut(&day) {
-            d.new_users = new_users;
-            d.sign_ins = sign_ins;
-            d.page_views = page_views;
+    for site in &site_days {
+        if let Some(d) = per_day.get_mut(&site.day) {
+            d.active = site.active;
+            d.new_users = site.new_users;
+            d.sign_ins = site.sign_ins;
+            d.page_views = site.page_views;
         }
     }
     let mut days_list: Vec<DayFigures> = per_day.into_values().collect();

@@ -14,7 +14,7 @@ use crate::catalog::ssr::{CardRow, CARD_COLUMNS};
 use crate::catalog::FilmCard;
 use crate::context::db;
 use crate::dates::now_ms;
-use crate::db::Db;
+use crate::db::{Db, Lease};
 use crate::error::{AppError, Invalid, OnConstraint};
 use futures::TryStreamExt;
 use kino_recs::content::{most_similar, Features};
@@ -40,8 +40,12 @@ pub const MAX_GROUP_FRIENDS: usize = 20;
 const LISTED: &str = "f.published = 1 AND f.personal = 0";
 /// "This week" for what is popular.
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
-/// How long a node may hold the claim on a build before another node may take it over.
-const LEASE_MS: i64 = 30 * 60 * 1000;
+/// The claim on a build: how long a node may hold it before another node may take it over.
+const BUILD: Lease = Lease {
+    table: "recs_model",
+    id: 1,
+    ms: 30 * 60 * 1000,
+};
 /// Films' lists per INSERT and per transaction while a build is stored.
 const ROWS_PER_INSERT: usize = 200;
 const ROWS_PER_TRANSACTION: usize = 2_000;
@@ -82,31 +86,17 @@ pub async fn rebuild_if_due(
     } else {
         now - i64::try_from(every.as_millis()).unwrap_or(i64::MAX)
     };
-    let claimed = sqlx::query(
-        "UPDATE recs_model SET claimed_by = $1, claimed_until = $2 \
-         WHERE id = 1 AND (claimed_until IS NULL OR claimed_until < $3) \
-           AND (built_at IS NULL OR built_at <= $4)",
-    )
-    .bind(node)
-    .bind(now + LEASE_MS)
-    .bind(now)
-    .bind(due_before)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
+    let not_built_since = Some(("built_at IS NULL OR built_at <= $4", due_before));
+    if !BUILD
+        .claim_when(db, node, now, false, not_built_since)
+        .await?
+    {
         return Ok(None);
     }
     let result = rebuild(db, node).await;
     if result.is_err() {
         // Let the next tick (of any node) try again.
-        sqlx::query(
-            "UPDATE recs_model SET claimed_by = NULL, claimed_until = NULL \
-             WHERE id = 1 AND claimed_by = $1",
-        )
-        .bind(node)
-        .execute(&db.pool)
-        .await?;
+        BUILD.release(db, node).await?;
     }
     result.map(Some)
 }
