@@ -206,6 +206,11 @@ pub struct Config {
     #[arg(long, env = "KINO_RECS_INTERVAL_MINUTES", default_value_t = 60)]
     pub recs_interval_minutes: u64,
 
+    /// Record no page views, sign-ups or sign-ins and compute no figures on this node (the
+    /// players' reports are still kept: they are where each person stopped).
+    #[arg(long, env = "KINO_NO_ANALYTICS")]
+    pub no_analytics: bool,
+
     /// How often the analytics figures are recomputed from the raw events, in seconds (0: only
     /// when an admin presses "Recompute now"). One node does it at a time.
     #[arg(long, env = "KINO_ANALYTICS_EVERY_SECONDS", default_value_t = 300)]

@@ -62,6 +62,41 @@ fn scrub(mut event: sentry::protocol::Event<'static>) -> sentry::protocol::Event
     event
 }
 
+/// The layers around the whole app that turn a panic into a 500 answer (the connection stays
+/// up and the person sees an error, not a reset), and, when `report`, send it and every other
+/// 5xx to Sentry with the request's route: each request gets its own Sentry scope, tagged by
+/// `report_server_errors` before the handler runs, so the panic hook reports from it.
+pub fn layers<S>(router: axum::Router<S>, report: bool) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let panics = tower_http::catch_panic::CatchPanicLayer::custom(answer_panic);
+    if !report {
+        return router.layer(panics);
+    }
+    router
+        .layer(axum::middleware::from_fn(report_server_errors))
+        .layer(panics)
+        .layer(sentry::integrations::tower::SentryHttpLayer::new())
+        .layer(sentry::integrations::tower::NewSentryLayer::<
+            axum::extract::Request,
+        >::new_from_top())
+}
+
+/// The answer to a request whose handler panicked (the panic itself is logged, and reported by
+/// the panic hook).
+fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> http::Response<axum::body::Body> {
+    let mut res = http::Response::new(axum::body::Body::from(
+        "Something went wrong on our side; please try again.",
+    ));
+    *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
 /// Middleware (inside the Sentry layers): tags the request's scope with its route, so a panic
 /// while answering says where; reports a 5xx answer as an error event.
 pub async fn report_server_errors(

@@ -101,7 +101,11 @@ pub fn app_state(config: &Config, db: Db, bound: SocketAddr) -> AppState {
             ttl: std::time::Duration::from_secs(3600),
             relay_only: config.turn_relay_only,
         });
-    AppState::new(leptos_options, db, app_config)
+    let mut state = AppState::new(leptos_options, db, app_config);
+    if config.no_analytics {
+        state.analytics = app::events::Recorder::off();
+    }
+    state
 }
 
 /// The library's settings from the flags.
@@ -219,21 +223,12 @@ pub fn router(config: &Config, state: AppState) -> Router {
                     .and(NotForContentType::const_new("audio/")),
             ),
         )
-        .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(metrics::track_requests));
-    // Error reports: each request gets its own Sentry scope (the route, the method, the
-    // request's harmless headers), and a 5xx or a panic is sent from it.
-    let router = if config.sentry_dsn.is_some() {
-        router
-            .layer(axum::middleware::from_fn(errors::report_server_errors))
-            .layer(sentry::integrations::tower::SentryHttpLayer::new())
-            .layer(sentry::integrations::tower::NewSentryLayer::<
-                axum::extract::Request,
-            >::new_from_top())
-    } else {
-        router
-    };
-    router.with_state(state)
+        .layer(TraceLayer::new_for_http());
+    // A panic answers 500 (reported to Sentry with the route when a DSN is set), and the
+    // request metrics count that answer too.
+    errors::layers(router, config.sentry_dsn.is_some())
+        .layer(axum::middleware::from_fn(metrics::track_requests))
+        .with_state(state)
 }
 
 /// `scheme://host[:port]` of a URL (the public URL has no path, but be sure).
@@ -430,9 +425,14 @@ pub async fn serve_with_database(
         Duration::from_secs(1),
     ));
     // Each node runs the rollup; the claim in the database makes one of them compute.
+    let rollup_every = if config.no_analytics {
+        0
+    } else {
+        config.analytics_every_seconds
+    };
     let rollups = tokio::spawn(app::analytics::ssr::run_every(
         db.clone(),
-        Duration::from_secs(config.analytics_every_seconds),
+        Duration::from_secs(rollup_every),
         config.analytics_retention_days,
     ));
     // Analytics events to an external engine through NATS JetStream, when asked.
@@ -451,9 +451,10 @@ pub async fn serve_with_database(
         ),
         None => None,
     };
-    if let Some(address) = config.metrics_listen {
-        metrics::serve(address, state.clone()).await?;
-    }
+    let scrapes = match config.metrics_listen {
+        Some(address) => Some(metrics::serve(address, state.clone()).await?),
+        None => None,
+    };
     let hub = state.hub.clone();
     let node = state.config.node.clone();
     let app = router(&config, state);
@@ -485,7 +486,7 @@ pub async fn serve_with_database(
     cleanup.abort();
     lifecycle.abort();
     recs.abort();
-    if let Some(task) = call_homes {
+    for task in call_homes.into_iter().chain(scrapes) {
         task.abort();
     }
     for task in workers.into_iter().chain(cluster) {

@@ -37,8 +37,11 @@ fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Starts `/metrics` on `address`. Returns the address it listens on (a port of 0 picks one).
-pub async fn serve(address: SocketAddr, state: AppState) -> std::io::Result<SocketAddr> {
+/// Starts `/metrics` on `address`; the task serving it (stopped with the server).
+pub async fn serve(
+    address: SocketAddr,
+    state: AppState,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let Some(handle) = handle() else {
         return Err(std::io::Error::other(
             "the metrics recorder is not installed",
@@ -65,13 +68,12 @@ pub async fn serve(address: SocketAddr, state: AppState) -> std::io::Result<Sock
             }
         }),
     );
-    tokio::spawn(async move {
+    tracing::info!(address = %bound, "metrics at /metrics");
+    Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the metrics listener stopped");
         }
-    });
-    tracing::info!(address = %bound, "metrics at /metrics");
-    Ok(bound)
+    }))
 }
 
 /// The figures that are states, read at each scrape.

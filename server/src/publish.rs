@@ -2,11 +2,13 @@
 //! engine (ClickHouse reads the stream; docs/ANALYTICS.md). Every raw event the database keeps
 //! for analytics — page views, sign-ups, sign-ins (`analytics_events`) and the players' reports
 //! (`player_events`) — is published once the stream acknowledges it, then marked
-//! `published_at`: at least once, across restarts. Each message carries the event's id as
+//! `published_at` — and the rooms' activity (every event of every room's log: joins, leaves,
+//! play, pause, chat, … without the chat's text), marked per room by the last sequence
+//! number published: at least once, across restarts. Each message carries the event's id as
 //! `Nats-Msg-Id`, so the stream drops a repeat within its duplicate window and a consumer can
 //! drop any other by id. One node publishes at a time (a lease in `analytics_job`, row 2).
 
-use app::db::Db;
+use app::db::{Db, Lease};
 use async_nats::jetstream;
 use std::time::Duration;
 
@@ -14,7 +16,11 @@ use std::time::Duration;
 const BATCH: i64 = 500;
 /// How long the publishing claim holds without being renewed (every round renews it; a node that
 /// died hands over after this).
-const LEASE_MS: i64 = 10_000;
+const PUBLISHING: Lease = Lease {
+    table: "analytics_job",
+    id: 2,
+    ms: 10_000,
+};
 /// How often the publisher looks for new events when it has caught up.
 const EVERY: Duration = Duration::from_secs(1);
 
@@ -46,7 +52,8 @@ pub struct Target {
 struct Message {
     id: String,
     kind: String,
-    /// `u:<user id>` or `a:<anonymous id>`.
+    /// `u:<user id>` or `a:<anonymous id>`; none for a room's own events (a countdown's end).
+    #[serde(skip_serializing_if = "String::is_empty")]
     actor: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     page: Option<String>,
@@ -61,6 +68,11 @@ struct Message {
     duration_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     quality: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    room_id: Option<String>,
+    /// The event's number in its room's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<i64>,
     /// Epoch milliseconds.
     at: i64,
 }
@@ -132,14 +144,7 @@ pub async fn start(
 
 /// Lets go of the publishing claim (a node that stops hands over at once).
 pub async fn release(db: &Db, node: &str) {
-    if let Err(e) = sqlx::query(
-        "UPDATE analytics_job SET claimed_by = NULL, claimed_until = NULL \
-         WHERE id = 2 AND claimed_by = $1",
-    )
-    .bind(node)
-    .execute(&db.pool)
-    .await
-    {
+    if let Err(e) = PUBLISHING.release(db, node).await {
         tracing::warn!(error = %e, "cannot release the publishing claim");
     }
 }
@@ -154,17 +159,7 @@ async fn publish_round(
     node: &str,
 ) -> Result<usize, Failure> {
     let now = app::dates::now_ms();
-    let claimed = sqlx::query(
-        "UPDATE analytics_job SET claimed_by = $1, claimed_until = $2 \
-         WHERE id = 2 AND (claimed_until IS NULL OR claimed_until < $3 OR claimed_by = $1)",
-    )
-    .bind(node)
-    .bind(now + LEASE_MS)
-    .bind(now)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    if !PUBLISHING.claim(db, node, now, true).await? {
         return Ok(0);
     }
     let events: Vec<EventRow> = sqlx::query_as(
@@ -186,6 +181,8 @@ async fn publish_round(
             position_ms: None,
             duration_ms: None,
             quality: None,
+            room_id: None,
+            seq: None,
             at: e.created_at,
         })
         .collect();
@@ -216,12 +213,92 @@ async fn publish_round(
             position_ms: Some(r.position_ms),
             duration_ms: Some(r.duration_ms),
             quality: r.quality,
+            room_id: None,
+            seq: None,
             at: r.created_at,
         })
         .collect();
     let published_reports = publish(js, subject, &reports).await?;
     mark(db, "player_events", &published_reports, now).await?;
-    Ok(published.len().max(published_reports.len()))
+    let published_room_events = publish_rooms(js, subject, db).await?;
+    Ok(published
+        .len()
+        .max(published_reports.len())
+        .max(published_room_events))
+}
+
+#[derive(sqlx::FromRow)]
+struct RoomEventRow {
+    seq: i64,
+    kind: String,
+    user_id: Option<String>,
+    created_at: i64,
+}
+
+/// Publishes up to a batch of the rooms' events after what each room has published, and moves
+/// each room's mark to the last one the stream acknowledged; how many were published.
+async fn publish_rooms(js: &jetstream::Context, subject: &str, db: &Db) -> Result<usize, Failure> {
+    let behind: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT r.id, COALESCE(p.seq, 0) FROM rooms r \
+         LEFT JOIN room_events_published p ON p.room_id = r.id \
+         WHERE r.last_seq > COALESCE(p.seq, 0) ORDER BY r.id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut total = 0;
+    for (room_id, after) in behind {
+        if total as i64 >= BATCH {
+            break;
+        }
+        let rows: Vec<RoomEventRow> = sqlx::query_as(
+            "SELECT seq, kind, user_id, created_at FROM room_events \
+             WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(&room_id)
+        .bind(after)
+        .bind(BATCH)
+        .fetch_all(&db.pool)
+        .await?;
+        let messages: Vec<Message> = rows
+            .iter()
+            .map(|e| Message {
+                id: format!("room:{room_id}:{}", e.seq),
+                kind: format!("room.{}", e.kind),
+                actor: e
+                    .user_id
+                    .as_ref()
+                    .map_or_else(String::new, |user| format!("u:{user}")),
+                page: None,
+                alias: None,
+                film_id: None,
+                position_ms: None,
+                duration_ms: None,
+                quality: None,
+                room_id: Some(room_id.clone()),
+                seq: Some(e.seq),
+                at: e.created_at,
+            })
+            .collect();
+        let acknowledged = publish(js, subject, &messages).await?;
+        // Acknowledgements come in order, up to the first failure: the mark is the last of them.
+        let Some(last) = acknowledged.len().checked_sub(1).map(|i| rows[i].seq) else {
+            break;
+        };
+        sqlx::query(
+            "INSERT INTO room_events_published (room_id, seq) VALUES ($1, $2) \
+             ON CONFLICT (room_id) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(&room_id)
+        .bind(last)
+        .execute(&db.pool)
+        .await?;
+        total += acknowledged.len();
+        if acknowledged.len() < messages.len() {
+            break;
+        }
+    }
+    Ok(total)
 }
 
 /// Publishes every message (all sent, then every acknowledgement awaited); the ids the stream

@@ -7,6 +7,7 @@ use crate::common::{create, signed_in, spawn_app, spawn_app_with, Person, TestAp
 use app::analytics::domain::{format_day, DAY_MS};
 use app::db::Db;
 use serde_json::Value;
+use std::future::IntoFuture;
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const METROPOLIS: &str = "metropolis-1927";
@@ -328,6 +329,16 @@ async fn the_figures_agree_with_the_raw_events() {
         "MAU: distinct over 30 days"
     );
     assert_eq!(h["active"], everyone.len() as i64);
+    // A day, a week and a month read the people the job counted for each day's windows.
+    for (from, people) in [
+        (today, active_today.len()),
+        (today - 6, everyone.len()),
+        (today - 29, everyone.len()),
+    ] {
+        let board = dashboard(&app, &admin, from, today).await;
+        assert_eq!(board["headline"]["active"], people as i64, "from {from}");
+        assert_eq!(board["headline"]["mau"], everyone.len() as i64);
+    }
 
     // Views: Ann (160 s alone + 180 s in the room, more than half in the room) and Bob (140 s
     // in the room); the guest's 40 s is not one. One completion (Ann reached the end).
@@ -677,6 +688,103 @@ async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
     }
 }
 
+#[tokio::test]
+async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
+    const DSN: &str = "https://public@sentry.invalid/1";
+    let transport = sentry::test::TestTransport::new();
+    let mut options = kino_server::errors::options(DSN);
+    options.transport = Some(std::sync::Arc::new(transport.clone()));
+    let _guard = sentry::init(options);
+    // Nothing in Kino panics on purpose, so a handler that does is served with the layers the
+    // server puts around its own routes.
+    let broken = axum::Router::new().route(
+        "/films/{id}",
+        axum::routing::get(|| async {
+            if true {
+                panic!("the handler broke");
+            }
+            "never"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, kino_server::errors::layers(broken, true)).into_future());
+
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!(
+            "http://{address}/films/metropolis?token=sekrit-token"
+        ))
+        .header("cookie", "kino_session=sekrit-session")
+        .send()
+        .await
+        .expect("an answer, not a reset connection");
+    assert_eq!(res.status(), 500);
+    assert!(res.text().await.unwrap().contains("Something went wrong"));
+    let events = transport.fetch_and_clear_events();
+    assert_eq!(events.len(), 1, "one report of the panic: {events:?}");
+    let event = &events[0];
+    assert_eq!(
+        event.tags.get("route").map(String::as_str),
+        Some("/films/{id}")
+    );
+    assert_eq!(event.level, sentry::Level::Fatal);
+    let text = serde_json::to_string(event).unwrap();
+    assert!(text.contains("the handler broke"), "{text}");
+    for secret in ["sekrit-token", "sekrit-session"] {
+        assert!(
+            !text.contains(secret),
+            "the report carries {secret}: {text}"
+        );
+    }
+
+    // The same layers without a DSN still answer a panic with 500.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let broken = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            if true {
+                panic!("broke again");
+            }
+            "never"
+        }),
+    );
+    tokio::spawn(axum::serve(listener, kino_server::errors::layers(broken, false)).into_future());
+    let res = client
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+}
+
+#[tokio::test]
+async fn with_analytics_off_no_page_or_sign_in_is_recorded() {
+    let app = spawn_app_with(|c| c.no_analytics = true).await;
+    signed_in(&app, "ann", "Ann").await;
+    let page = crate::common::browser()
+        .get(app.url("/films"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        crate::common::set_cookie(&page, app::playback::ssr::ANON_COOKIE).is_none(),
+        "a guest gets no anonymous id when nothing is counted"
+    );
+    // A stopping server writes what it gathered after its last request: after this, anything
+    // recorded would be in the table.
+    let (database_url, _dir) = app.stop().await;
+    let db = Db::connect(&database_url).await.unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM analytics_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
+}
+
 /// NATS with JetStream for the events test (the machine's own server by default).
 fn nats_url() -> String {
     std::env::var("KINO_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
@@ -685,7 +793,8 @@ fn nats_url() -> String {
 /// Every analytics event the database holds, by id.
 async fn all_event_ids(db: &Db) -> Vec<String> {
     let mut ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM analytics_events UNION ALL SELECT id FROM player_events",
+        "SELECT id FROM analytics_events UNION ALL SELECT id FROM player_events \
+         UNION ALL SELECT 'room:' || room_id || ':' || CAST(seq AS TEXT) FROM room_events",
     )
     .fetch_all(&db.pool)
     .await
@@ -699,7 +808,9 @@ async fn all_published(db: &Db) {
     for _ in 0..150 {
         let left: i64 = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM analytics_events WHERE published_at IS NULL) + \
-                    (SELECT COUNT(*) FROM player_events WHERE published_at IS NULL)",
+                    (SELECT COUNT(*) FROM player_events WHERE published_at IS NULL) + \
+                    (SELECT COUNT(*) FROM rooms r LEFT JOIN room_events_published p \
+                       ON p.room_id = r.id WHERE r.last_seq > COALESCE(p.seq, 0))",
         )
         .fetch_one(&db.pool)
         .await
@@ -712,9 +823,24 @@ async fn all_published(db: &Db) {
     panic!("events were still unpublished after 15 s");
 }
 
-/// Some of each kind of event: a page view, sign-ups and sign-ins, a player report.
-async fn make_events(app: &TestApp, username: &str) {
-    signed_in(app, username, "Someone").await;
+/// Some of each kind of event: a page view, sign-ups and sign-ins, a player report, a room's
+/// events with a chat message. The room's socket is handed back: while it is open, nobody
+/// leaves (a leave would be one more event).
+async fn make_events(app: &TestApp, username: &str) -> crate::channel::Ws {
+    let person = signed_in(app, username, "Someone").await;
+    let code = crate::channel::room(app, &person, &[]).await;
+    let (mut ws, _) = crate::channel::connect(app, &code, &person, 0).await;
+    crate::channel::send(
+        &mut ws,
+        serde_json::json!({"t": "chat", "id": "c1", "text": "секрет чата", "position": 0}),
+    )
+    .await;
+    loop {
+        let event = crate::channel::next_of(&mut ws, "event").await;
+        if event["kind"] == "chat" {
+            break;
+        }
+    }
     let page = crate::common::browser()
         .get(app.url("/films"))
         .header("user-agent", FIREFOX)
@@ -734,6 +860,7 @@ async fn make_events(app: &TestApp, username: &str) {
         )
         .await;
     assert_eq!(report.status(), 200);
+    ws
 }
 
 #[tokio::test]
@@ -755,30 +882,34 @@ async fn every_event_reaches_nats_once_across_a_restart() {
         }
     };
     let app = spawn_app_with(configure.clone()).await;
-    make_events(&app, "ann").await;
+    let ann = make_events(&app, "ann").await;
     let db = database(&app).await;
     page_views_written(&db, 1).await;
     all_published(&db).await;
     db.pool.close().await;
 
     // A restart: what the new process records is published too; nothing is sent twice.
+    drop(ann);
     let (database_url, dir) = app.stop().await;
     let app = crate::common::spawn_on(database_url, dir, configure).await;
-    make_events(&app, "bob").await;
+    let _bob = make_events(&app, "bob").await;
     let db = database(&app).await;
     page_views_written(&db, 2).await;
     all_published(&db).await;
     // As if a node died between publishing and marking: those go again, and the stream keeps
     // one copy of each (the event's id is its Nats-Msg-Id).
-    sqlx::query("UPDATE analytics_events SET published_at = NULL")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    for forget in [
+        "UPDATE analytics_events SET published_at = NULL",
+        "DELETE FROM room_events_published",
+    ] {
+        sqlx::query(forget).execute(&db.pool).await.unwrap();
+    }
     all_published(&db).await;
 
     let mut info = js.get_stream(&stream).await.unwrap();
     let count = info.info().await.unwrap().state.messages;
     let mut seen = Vec::new();
+    let mut chats = 0;
     for seq in 1..=count {
         let message = info.get_raw_message(seq).await.unwrap();
         let event: Value = serde_json::from_slice(&message.payload).unwrap();
@@ -794,12 +925,26 @@ async fn every_event_reaches_nats_once_across_a_restart() {
             message.subject.as_str(),
             format!("{subject}.{}", event["kind"].as_str().unwrap())
         );
+        if event["kind"] == "room.chat" {
+            chats += 1;
+            assert!(
+                event["room_id"].is_string() && event["seq"].is_i64(),
+                "{event}"
+            );
+            assert!(
+                event["actor"].as_str().unwrap().starts_with("u:"),
+                "{event}"
+            );
+        }
+        // What was said stays in the room.
+        assert!(!message.payload.windows(6).any(|w| w == "секрет".as_bytes()));
         seen.push(id);
     }
     seen.sort();
     let expected = all_event_ids(&db).await;
-    // Twice: a sign-up, a sign-in, a page view and a player report.
-    assert_eq!(expected.len(), 8, "{expected:?}");
+    // Twice: a sign-up, a sign-in, a page view, a player report, and a room's events.
+    assert_eq!(chats, 2, "both chat messages");
+    assert!(expected.len() > 8 + 2, "{expected:?}");
     assert_eq!(seen, expected, "every event in the stream, once");
     js.delete_stream(&stream).await.unwrap();
 }
