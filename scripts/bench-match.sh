@@ -6,20 +6,4 @@
 # the generator, e.g.
 #   cargo make bench-match -- --users 10000 --samples 500
 #   cargo make bench-match -- --database-url postgres://postgres@127.0.0.1:5432/test
-set -euo pipefail
-cd "$(dirname "$0")/.."
-# `cargo make <task> -- --flag` hands the script the `--` too; the flags are what follows it.
-if [ "${1:-}" = "--" ]; then shift; fi
-echo "==> building the match benchmark"
-cargo build --release --locked -p kino-bench --bin match
-bin="${CARGO_TARGET_DIR:-target}/release/match"
-for arg in "$@"; do
-  case "$arg" in
-    --database-url|--database-url=*|-h|--help) exec "$bin" "$@" ;;
-  esac
-done
-postgres="${KINO_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-"$bin" --database-url sqlite "$@"
-echo
-bash scripts/ensure-postgres.sh "$postgres"
-"$bin" --database-url "$postgres" "$@"
+exec bash "$(dirname "$0")/bench-on-both-databases.sh" match "$@"

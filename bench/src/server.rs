@@ -30,6 +30,16 @@ impl Server {
     /// Starts the server without the demo films and waits for its "running" line, which it
     /// prints after the migrations have run.
     pub async fn start(binary: &Path, site_root: &Path, database_url: &str) -> Result<Self> {
+        Self::start_with(binary, site_root, database_url, &[]).await
+    }
+
+    /// As `start`, with more of the server's flags (say, `--no-analytics`).
+    pub async fn start_with(
+        binary: &Path,
+        site_root: &Path,
+        database_url: &str,
+        extra: &[String],
+    ) -> Result<Self> {
         let media = tempfile::tempdir()?;
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0", "--no-seed"])
@@ -42,6 +52,7 @@ impl Server {
             .arg(media.path())
             .arg("--site-root")
             .arg(site_root)
+            .args(extra)
             .env("KINO_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)

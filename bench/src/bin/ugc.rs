@@ -1,6 +1,9 @@
 //! The user-generated-content mix (issue 3): many users browsing a large catalog, opening film
 //! pages, toggling "Want to watch", liking films and reporting playback progress, against the
-//! release server on a fresh database. Prints requests/s and p50/p99/max latency per kind.
+//! release server on a fresh database — through the server functions a hydrated page calls, and
+//! as whole server-rendered pages a browser loads (Home, a film, the catalog with a search,
+//! asked for with a browser's User-Agent and `Accept-Encoding: br, gzip`, so they are counted as
+//! page views). Prints requests/s and p50/p99/max latency per kind.
 //!
 //! Closed loop (the default): `--concurrency` virtual users each send a request, wait for the
 //! answer and send the next at once, so the numbers are the most the server answers at that
@@ -61,6 +64,10 @@ struct Args {
     /// Seed of the random catalog and request mix.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// A flag for the server, repeated for more: `--kino-arg=--no-analytics` measures the mix
+    /// without analytics.
+    #[arg(long = "kino-arg", allow_hyphen_values = true)]
+    kino_args: Vec<String>,
 }
 
 /// The kinds of request, in the order of `MIX` and of the result table.
@@ -71,16 +78,21 @@ enum Kind {
     Want,
     Like,
     Progress,
+    Page,
 }
 
 /// How often each kind is sent, in percent.
-const MIX: [(Kind, u32); 5] = [
-    (Kind::Catalog, 45),
+const MIX: [(Kind, u32); 6] = [
+    (Kind::Catalog, 35),
     (Kind::Film, 20),
     (Kind::Want, 10),
     (Kind::Like, 10),
     (Kind::Progress, 15),
+    (Kind::Page, 10),
 ];
+
+/// What a browser sends for a page.
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
 impl Kind {
     fn name(self) -> &'static str {
@@ -90,6 +102,7 @@ impl Kind {
             Kind::Want => "want",
             Kind::Like => "like",
             Kind::Progress => "progress",
+            Kind::Page => "page",
         }
     }
 
@@ -100,6 +113,7 @@ impl Kind {
             Kind::Want => "watchlist/set",
             Kind::Like => "films/react",
             Kind::Progress => "playback/event",
+            Kind::Page => "",
         }
     }
 
@@ -108,6 +122,18 @@ impl Kind {
         let film = films.choose(rng).expect("the catalog is not empty");
         match self {
             Kind::Catalog => catalog_query(rng),
+            // The path of a whole page: a film's most often, Home, or the catalog with a search.
+            Kind::Page => {
+                let path = match rng.gen_range(0..10) {
+                    0..=5 => format!("/films/{}", film.id),
+                    6..=7 => "/".to_owned(),
+                    _ => {
+                        let word: &str = WORDS_EN.choose(rng).expect("words");
+                        format!("/films?q={word}")
+                    }
+                };
+                vec![("path", path)]
+            }
             Kind::Film => vec![("id", film.id.clone())],
             Kind::Want => vec![
                 ("film_id", film.id.clone()),
@@ -345,6 +371,38 @@ async fn register_users(
     Ok((clients.into_iter().map(|(_, c)| c).collect(), recorder))
 }
 
+/// Sends one request of `kind` as `user`: a server function, or a whole page as a browser loads
+/// it (its HTML, compressed).
+async fn send(
+    user: &Client,
+    base: &str,
+    kind: Kind,
+    form: &[(&'static str, String)],
+) -> std::result::Result<(), api::CallError> {
+    if kind != Kind::Page {
+        return api::call(user, base, kind.endpoint(), form).await.map(drop);
+    }
+    let path = form.first().map_or("/", |(_, p)| p.as_str());
+    let failed = |status: Option<StatusCode>, message: String| api::CallError { status, message };
+    let res = user
+        .get(format!("{base}{path}"))
+        .header("user-agent", FIREFOX)
+        .header("accept", "text/html")
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .map_err(|e| failed(None, e.to_string()))?;
+    let status = res.status();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| failed(Some(status), e.to_string()))?;
+    if status != StatusCode::OK || body.is_empty() {
+        return Err(failed(Some(status), format!("GET {path}: {status}")));
+    }
+    Ok(())
+}
+
 /// Sends one request of each kind; a kind whose endpoint the server does not have (the HTML
 /// 404 page rather than a JSON error) is left out of the mix with a note.
 async fn available_kinds(base: &str, client: &Client, films: &[BenchFilm]) -> Vec<(Kind, u32)> {
@@ -352,7 +410,7 @@ async fn available_kinds(base: &str, client: &Client, films: &[BenchFilm]) -> Ve
     let mut kinds = Vec::new();
     for (kind, weight) in MIX {
         let form = kind.form(&mut rng, films);
-        match api::call(client, base, kind.endpoint(), &form).await {
+        match send(client, base, kind, &form).await {
             // A server function's own "not found" is JSON; an unknown endpoint is the HTML 404 page.
             Err(e) if e.status == Some(StatusCode::NOT_FOUND) && e.message.starts_with('<') => {
                 println!(
@@ -414,7 +472,7 @@ async fn virtual_user(run: Arc<Run>, index: usize, of: usize, seed: u64) -> Reco
         let kind = run.kinds[weights.sample(&mut rng)].0;
         let user = run.users.choose(&mut rng).expect("some users");
         let form = kind.form(&mut rng, &run.films);
-        let result = api::call(user, &run.base, kind.endpoint(), &form).await;
+        let result = send(user, &run.base, kind, &form).await;
         if started < run.measure_from {
             continue;
         }
@@ -465,7 +523,10 @@ async fn bench(
         args.warmup,
         args.duration
     );
-    let server = Server::start(binary, site_root, db.url()).await?;
+    let server = Server::start_with(binary, site_root, db.url(), &args.kino_args).await?;
+    if !args.kino_args.is_empty() {
+        println!("server flags: {}", args.kino_args.join(" "));
+    }
     println!("server {} (pid {:?})", server.url, server.pid());
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         // Other work on the machine steals CPU from both sides: say how busy it was.
@@ -556,6 +617,7 @@ async fn bench(
             "max_ms": total.millis(1.0),
             "errors": total.errors,
             "server_cpu_ms_per_request": cpu_per_request,
+            "server_flags": args.kino_args,
         })
     );
     server.stop().await
