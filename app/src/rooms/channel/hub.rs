@@ -10,6 +10,7 @@
 //! knows (`Waiting`, `stalled`, `hold_at`, `resume_from`), so they are tested without a socket.
 
 use super::cluster::{Link, Note};
+use super::commit::Committer;
 use crate::rooms::protocol::{EventKind, Present, RoomEvent, ServerMsg};
 use crate::sync::Playback;
 use std::collections::{HashMap, HashSet};
@@ -405,6 +406,8 @@ pub struct Hub {
     /// The other nodes, when there are any (PostgreSQL); unset, the hub is the only one.
     cluster: OnceLock<Link>,
     drain: tokio::sync::watch::Sender<Drain>,
+    /// The node's writer of plain room events, started with the first one.
+    committer: OnceLock<Committer>,
 }
 
 impl Default for Hub {
@@ -413,6 +416,7 @@ impl Default for Hub {
             rooms: Mutex::default(),
             cluster: OnceLock::new(),
             drain: tokio::sync::watch::channel(Drain::Serving).0,
+            committer: OnceLock::new(),
         }
     }
 }
@@ -454,6 +458,11 @@ impl Hub {
         if let Some(link) = self.cluster.get() {
             link.retire().await;
         }
+    }
+
+    /// The node's group-committing writer of plain events on `db` (the node's one database).
+    pub(super) fn committer(&self, db: &crate::db::Db) -> &Committer {
+        self.committer.get_or_init(|| Committer::start(db.clone()))
     }
 
     /// From now on the hub tells the other nodes through `link` (once, at start).

@@ -5,7 +5,10 @@
 //! Every event takes one path (`write`): the room's lock in the hub → a transaction → the next
 //! sequence number, which also locks the room's row (PostgreSQL) or takes the write lock
 //! (SQLite) → the event and its change → commit → publish. Holding the hub's lock until the
-//! event is published makes, on one node, the publish order the sequence order.
+//! event is published makes, on one node, the publish order the sequence order. A plain event
+//! (chat, a reaction, a join…) shares its transaction with the other rooms' plain events that
+//! wait at the same moment (`commit`); a change decided from the room's state (playback, the
+//! queue) has one of its own.
 
 use super::hub::{self, Hub};
 use super::queue::QueueChange;
@@ -112,39 +115,21 @@ async fn write(
             return Ok(Written::Duplicate(original));
         }
     }
-    let mut tx = db.pool.begin().await?;
-    let seq = next_seq(&mut tx, room_id).await?;
-    let (kind, update, playback) = match change {
-        Change::Event(kind, update) => (kind, update, None),
-        Change::Queue(change) => {
-            match super::queue::decide(&mut tx, room_id, user, change, seq, now).await? {
-                Some((kind, playback)) => (kind, None, playback),
-                None => {
-                    tx.rollback().await?;
-                    return Ok(Written::Unchanged);
-                }
-            }
-        }
-        Change::Playback(transition) => {
-            let current = playback_of(&mut tx, room_id).await?;
-            match transition.apply(current, now as f64) {
-                Some((kind, playback)) => (kind, None, Some(playback)),
-                None => {
-                    tx.rollback().await?;
-                    return Ok(Written::Unchanged);
-                }
-            }
-        }
-    };
     let user_id = user.map(|u| u.id.as_str());
-    insert_event(&mut tx, room_id, seq, &kind, user_id, client_id, now).await?;
-    if let Some(update) = update {
-        update_room(&mut tx, room_id, update).await?;
-    }
-    if let Some(playback) = playback {
-        set_playback(&mut tx, room_id, playback).await?;
-    }
-    tx.commit().await?;
+    let (seq, kind, playback) = match change {
+        // A plain event waits for the node's next batch (`commit`).
+        Change::Event(kind, update) => {
+            let seq = hub
+                .committer(db)
+                .write(room_id, &kind, user_id, client_id, update, now)
+                .await?;
+            (seq, kind, None)
+        }
+        change => match write_alone(db, room_id, user, client_id, change, now).await? {
+            Some(written) => written,
+            None => return Ok(Written::Unchanged),
+        },
+    };
     // From the write's turn (the room's lock waited for included) to its commit.
     metrics::histogram!("kino_room_event_write_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("kino_room_events_written_total").increment(1);
@@ -166,6 +151,55 @@ async fn write(
     // job) is not kept in memory for it.
     hub.tidy(room_id);
     Ok(Written::New(seq))
+}
+
+/// A change that is decided from the room's state (playback, the queue) in a transaction of its
+/// own: the event's number, the event and the playback it leads to, or `None` when it changes
+/// nothing (rolled back).
+async fn write_alone(
+    db: &Db,
+    room_id: &str,
+    user: Option<&User>,
+    client_id: Option<&str>,
+    change: Change<'_>,
+    now: i64,
+) -> Result<Option<(i64, EventKind, Option<Playback>)>, LogError> {
+    let mut tx = db.pool.begin().await?;
+    let seq = next_seq(&mut tx, room_id).await?;
+    let (kind, playback) = match change {
+        Change::Event(kind, update) => {
+            if let Some(update) = update {
+                update_room(&mut tx, room_id, update).await?;
+            }
+            (kind, None)
+        }
+        Change::Queue(change) => {
+            match super::queue::decide(&mut tx, room_id, user, change, seq, now).await? {
+                Some((kind, playback)) => (kind, playback),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+        Change::Playback(transition) => {
+            let current = playback_of(&mut tx, room_id).await?;
+            match transition.apply(current, now as f64) {
+                Some((kind, playback)) => (kind, Some(playback)),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let user_id = user.map(|u| u.id.as_str());
+    insert_event(&mut tx, room_id, seq, &kind, user_id, client_id, now).await?;
+    if let Some(playback) = playback {
+        set_playback(&mut tx, room_id, playback).await?;
+    }
+    tx.commit().await?;
+    Ok(Some((seq, kind, playback)))
 }
 
 /// Writes an event (with what it changes in the room) as `user`, and publishes it.
@@ -381,7 +415,10 @@ pub async fn append(
 
 /// Takes the room's next sequence number; also locks the room's row (PostgreSQL) or takes the
 /// write lock (SQLite) for the rest of `tx`. An ended room is read-only: `Ended`.
-async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, LogError> {
+pub(super) async fn next_seq(
+    tx: &mut Transaction<'_, Any>,
+    room_id: &str,
+) -> Result<i64, LogError> {
     sqlx::query_scalar(
         "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 AND ended_at IS NULL \
          RETURNING last_seq",
@@ -392,7 +429,7 @@ async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, L
     .ok_or(LogError::Ended)
 }
 
-async fn insert_event(
+pub(super) async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
     seq: i64,
@@ -417,7 +454,7 @@ async fn insert_event(
     Ok(())
 }
 
-async fn update_room(
+pub(super) async fn update_room(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
     update: RoomUpdate,

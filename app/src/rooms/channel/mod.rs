@@ -5,7 +5,8 @@
 //! - `hub`: this node's memory of its rooms — the broadcast to their sockets, who is connected,
 //!   the rate limits, sign-outs, and the decisions about holding playback for a stalled player;
 //! - `log`: the only writer of `room_events` (and of the room state an event changes), one path
-//!   from the room's lock to the broadcast;
+//!   from the room's lock to the broadcast; `commit` writes the plain events of all the node's
+//!   rooms that wait at one moment in one transaction (group commit);
 //! - `admission` lets a member open a socket, and `socket` serves their connection;
 //! - `cluster`: with several nodes on PostgreSQL, how each hears the others' events, presence
 //!   and sign-outs (with one node it does not run).
@@ -18,6 +19,7 @@
 mod admission;
 pub mod call_home;
 pub mod cluster;
+mod commit;
 mod hub;
 mod log;
 mod queue;
