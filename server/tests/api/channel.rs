@@ -303,6 +303,73 @@ async fn nothing_is_lost_or_doubled_across_a_dropped_connection() {
 }
 
 #[tokio::test]
+async fn rooms_writing_at_once_keep_their_own_order_and_retries_count_once() {
+    // Many rooms' messages arrive together and share transactions (group commit): each room
+    // still numbers its own events one after another, in the order they were sent, and a retry
+    // in the same burst comes back as the original.
+    let app = spawn_app().await;
+    let mut talkers = Vec::new();
+    for i in 0..8 {
+        let who = person(&app, &format!("talker{i}")).await;
+        let code = room(&app, &who, &[]).await;
+        let (ws, welcome) = connect(&app, &code, &who, 0).await;
+        let after = welcome["snapshot"]["seq"].as_i64().unwrap();
+        talkers.push((ws, after));
+    }
+    // Everyone sends at once: three messages, then the second again (a retry).
+    for (ws, _) in &mut talkers {
+        for (id, text) in [("m0", "zero"), ("m1", "one"), ("m2", "two"), ("m1", "one")] {
+            send(
+                ws,
+                json!({"t": "chat", "id": id, "text": text, "position": 0}),
+            )
+            .await;
+        }
+    }
+    for (ws, after) in &mut talkers {
+        let mut chats = Vec::new();
+        while chats.len() < 4 {
+            let e = next_of(ws, "event").await;
+            if e["kind"] == "chat" {
+                chats.push((
+                    e["seq"].as_i64().unwrap(),
+                    e["id"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        // The retry's answer comes to its sender at once, perhaps before the broadcast of
+        // what was sent just before it: by number, it is the original.
+        chats.sort();
+        let first = *after + 1;
+        assert_eq!(
+            chats,
+            [
+                (first, "m0".to_owned()),
+                (first + 1, "m1".to_owned()),
+                (first + 1, "m1".to_owned()),
+                (first + 2, "m2".to_owned()),
+            ],
+            "in order, numbered one after another; the retry is the original"
+        );
+    }
+    // Stored: every room's log has no gap and each message once.
+    let db = app::db::Db::connect(&app.database_url).await.unwrap();
+    let rooms: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.last_seq, COUNT(e.seq), \
+                CAST(SUM(CASE WHEN e.kind = 'chat' THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM rooms r JOIN room_events e ON e.room_id = r.id GROUP BY r.id, r.last_seq",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rooms.len(), 8);
+    for (last_seq, events, chats) in rooms {
+        assert_eq!(last_seq, events, "no gap");
+        assert_eq!(chats, 3);
+    }
+}
+
+#[tokio::test]
 async fn malformed_frames_get_errors_and_hurt_no_one_else() {
     let app = spawn_app().await;
     let (a, b) = (person(&app, "anna").await, person(&app, "boris").await);

@@ -54,6 +54,7 @@ pub enum RoomUpdate {
 }
 
 /// The outcome of writing an event.
+#[derive(Debug)]
 pub enum Written {
     New(i64),
     /// A retry of a message already written: here it is.
@@ -107,28 +108,33 @@ async fn write(
 ) -> Result<Written, LogError> {
     let started = std::time::Instant::now();
     let guard = hub.lock(room_id).await;
-    // A retry is looked up before the transaction: SQLite refuses at once (no busy wait) a
-    // transaction that read first and then wants to write while another one writes, so every
-    // transaction here starts with its write.
-    if let (Some(client_id), Some(user)) = (client_id, user) {
-        if let Some(original) = written_before(db, room_id, &user.id, client_id).await? {
-            return Ok(Written::Duplicate(original));
-        }
-    }
     let user_id = user.map(|u| u.id.as_str());
     let (seq, kind, playback) = match change {
-        // A plain event waits for the node's next batch (`commit`).
+        // A plain event waits for the node's next batch (`commit`), which also finds a retry.
         Change::Event(kind, update) => {
-            let seq = hub
-                .committer(db)
+            let committer = hub.committer(db);
+            match committer
                 .write(room_id, &kind, user_id, client_id, update, now)
-                .await?;
-            (seq, kind, None)
+                .await?
+            {
+                Written::New(seq) => (seq, kind, None),
+                other => return Ok(other),
+            }
         }
-        change => match write_alone(db, room_id, user, client_id, change, now).await? {
-            Some(written) => written,
-            None => return Ok(Written::Unchanged),
-        },
+        change => {
+            // A retry is looked up before the transaction: SQLite refuses at once (no busy
+            // wait) a transaction that read first and then wants to write while another one
+            // writes, so every transaction here starts with its write.
+            if let (Some(client_id), Some(user)) = (client_id, user) {
+                if let Some(original) = written_before(db, room_id, &user.id, client_id).await? {
+                    return Ok(Written::Duplicate(original));
+                }
+            }
+            match write_alone(db, room_id, user, client_id, change, now).await? {
+                Some(written) => written,
+                None => return Ok(Written::Unchanged),
+            }
+        }
     };
     // From the write's turn (the room's lock waited for included) to its commit.
     metrics::histogram!("kino_room_event_write_seconds").record(started.elapsed().as_secs_f64());
@@ -415,10 +421,7 @@ pub async fn append(
 
 /// Takes the room's next sequence number; also locks the room's row (PostgreSQL) or takes the
 /// write lock (SQLite) for the rest of `tx`. An ended room is read-only: `Ended`.
-pub(super) async fn next_seq(
-    tx: &mut Transaction<'_, Any>,
-    room_id: &str,
-) -> Result<i64, LogError> {
+async fn next_seq(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<i64, LogError> {
     sqlx::query_scalar(
         "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 AND ended_at IS NULL \
          RETURNING last_seq",
@@ -429,7 +432,7 @@ pub(super) async fn next_seq(
     .ok_or(LogError::Ended)
 }
 
-pub(super) async fn insert_event(
+async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     room_id: &str,
     seq: i64,
@@ -546,14 +549,14 @@ pub(super) async fn note_active(db: &Db, room_id: &str, now: i64) {
         .await;
 }
 
-const EVENT_COLUMNS: &str =
+pub(super) const EVENT_COLUMNS: &str =
     "e.seq, e.kind, e.body, e.created_at, e.user_id, u.display_name FROM room_events e \
      LEFT JOIN users u ON u.id = e.user_id";
 
 /// A row of [`EVENT_COLUMNS`]: a stored event, and its writer's name (NULL for the room's own
 /// events, or a writer since deleted).
 #[derive(Debug, FromRow)]
-struct EventRow {
+pub(super) struct EventRow {
     seq: i64,
     kind: String,
     body: String,
@@ -564,7 +567,7 @@ struct EventRow {
 
 impl EventRow {
     /// The event; `None` for a kind this version does not know.
-    fn event(self) -> Option<RoomEvent> {
+    pub(super) fn event(self) -> Option<RoomEvent> {
         EventKind::from_stored(&self.kind, &self.body).map(|kind| RoomEvent {
             seq: self.seq,
             at: self.created_at,
