@@ -11,3 +11,24 @@ UPDATE analytics_days SET
                    WHERE a.day >= analytics_days.day - 6 AND a.day <= analytics_days.day),
     active_month = (SELECT COUNT(DISTINCT a.actor) FROM analytics_active a
                     WHERE a.day >= analytics_days.day - 29 AND a.day <= analytics_days.day);
+
+-- Each film's day, summed from `analytics_plays` when the day is rolled up: the dashboard's views
+-- per film and its headline then read a row per film and day instead of one per viewer.
+CREATE TABLE analytics_film_days (
+    day         BIGINT NOT NULL,
+    film_id     TEXT NOT NULL,
+    views       BIGINT NOT NULL,
+    room_views  BIGINT NOT NULL,       -- views with at least half of the play in rooms
+    completions BIGINT NOT NULL,
+    watched_ms  BIGINT NOT NULL,
+    length_ms   BIGINT NOT NULL,       -- the film's length as known (0: unknown)
+    PRIMARY KEY (day, film_id)
+);
+INSERT INTO analytics_film_days (day, film_id, views, room_views, completions, watched_ms, length_ms)
+SELECT day, film_id,
+       CAST(SUM(viewed) AS BIGINT),
+       CAST(SUM(CASE WHEN viewed = 1 AND room_ms * 2 >= played_ms THEN 1 ELSE 0 END) AS BIGINT),
+       CAST(SUM(completed) AS BIGINT),
+       CAST(SUM(played_ms) AS BIGINT),
+       MAX(length_ms)
+FROM analytics_plays GROUP BY day, film_id;

@@ -128,6 +128,31 @@ impl Played {
     pub fn viewed(&self) -> bool {
         self.played_ms >= view_threshold(self.length_ms)
     }
+
+    /// A view in a room: at least half of the play was in rooms.
+    pub fn viewed_in_rooms(&self) -> bool {
+        self.viewed() && self.room_ms * 2 >= self.played_ms
+    }
+}
+
+/// A film's day: what its viewers played, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilmDay {
+    pub views: i64,
+    pub room_views: i64,
+    pub completions: i64,
+    pub watched_ms: i64,
+    pub length_ms: i64,
+}
+
+impl FilmDay {
+    pub fn add(&mut self, played: &Played) {
+        self.views += i64::from(played.viewed());
+        self.room_views += i64::from(played.viewed_in_rooms());
+        self.completions += i64::from(played.completed);
+        self.watched_ms += played.played_ms;
+        self.length_ms = self.length_ms.max(played.length_ms);
+    }
 }
 
 /// One player report from a film page, as `player_events` keeps it.

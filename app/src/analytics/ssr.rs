@@ -1,7 +1,9 @@
 //! Analytics on the server: the events buffer every node appends through, the page-view
 //! counter, the rollup job (one node at a time) and the dashboard's queries over the rollups.
 
-use super::domain::{self, day_of, Days, Played, Report, RoomEntry, RoomStep, DAY_MS, MONTH, WEEK};
+use super::domain::{
+    self, day_of, Days, FilmDay, Played, Report, RoomEntry, RoomStep, DAY_MS, MONTH, WEEK,
+};
 use super::{Dashboard, DayFigures, FilmFigures, Headline, PageFigures, RoomFigures};
 use crate::dates::now_ms;
 use crate::db::{Backend, Db, Lease};
@@ -483,9 +485,14 @@ pub async fn roll_up_day(
     let chat_messages: i64 = room_days.values().map(|r| r.chat).sum();
 
     let mut tx = db.pool.begin().await?;
+    let mut film_days: HashMap<&str, FilmDay> = HashMap::new();
+    for ((_, film), played) in &plays {
+        film_days.entry(film.as_str()).or_default().add(played);
+    }
     for table in [
         "analytics_active",
         "analytics_plays",
+        "analytics_film_days",
         "analytics_pages",
         "analytics_rooms",
         "analytics_days",
@@ -525,6 +532,27 @@ pub async fn roll_up_day(
         "INSERT INTO analytics_plays (day, actor, film_id, played_ms, room_ms, length_ms, \
          viewed, completed)",
         &plays,
+    )
+    .await?;
+    let film_rows: Vec<Vec<Value>> = film_days
+        .iter()
+        .map(|(film, f)| {
+            vec![
+                Value::Int(day),
+                Value::Text(film),
+                Value::Int(f.views),
+                Value::Int(f.room_views),
+                Value::Int(f.completions),
+                Value::Int(f.watched_ms),
+                Value::Int(f.length_ms),
+            ]
+        })
+        .collect();
+    insert_rows(
+        &mut tx,
+        "INSERT INTO analytics_film_days (day, film_id, views, room_views, completions, \
+         watched_ms, length_ms)",
+        &film_rows,
     )
     .await?;
     let page_rows: Vec<Vec<Value>> = pages
@@ -751,10 +779,9 @@ pub async fn dashboard(
         }
     };
     let (views, room_views, completions, watched_ms): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(viewed), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(CASE WHEN viewed = 1 AND room_ms * 2 >= played_ms THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(completed), 0) AS BIGINT), CAST(COALESCE(SUM(played_ms), 0) AS BIGINT) \
-         FROM analytics_plays WHERE day >= $1 AND day <= $2",
+        "SELECT CAST(COALESCE(SUM(views), 0) AS BIGINT), CAST(COALESCE(SUM(room_views), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(completions), 0) AS BIGINT), CAST(COALESCE(SUM(watched_ms), 0) AS BIGINT) \
+         FROM analytics_film_days WHERE day >= $1 AND day <= $2",
     )
     .bind(from)
     .bind(to)
@@ -831,8 +858,8 @@ pub async fn dashboard(
         })
         .collect();
     let day_views: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, CAST(COALESCE(SUM(viewed), 0) AS BIGINT), CAST(COALESCE(SUM(played_ms), 0) AS BIGINT) FROM analytics_plays \
-         WHERE day >= $1 AND day <= $2 GROUP BY day",
+        "SELECT day, CAST(COALESCE(SUM(views), 0) AS BIGINT), CAST(COALESCE(SUM(watched_ms), 0) AS BIGINT) \
+         FROM analytics_film_days WHERE day >= $1 AND day <= $2 GROUP BY day",
     )
     .bind(from)
     .bind(to)
@@ -856,13 +883,12 @@ pub async fn dashboard(
     days_list.sort_by_key(|d| d.day);
 
     let films: Vec<FilmRow> = sqlx::query_as(
-        "SELECT p.film_id AS id, f.title_en, f.title_ru, CAST(SUM(p.viewed) AS BIGINT) AS views, \
-                CAST(SUM(p.played_ms) AS BIGINT) AS watched_ms, \
-                CAST(SUM(p.completed) AS BIGINT) AS completions, \
-                CAST(SUM(CASE WHEN p.viewed = 1 AND p.room_ms * 2 >= p.played_ms THEN 1 ELSE 0 END) \
-                  AS BIGINT) AS room_views, \
+        "SELECT p.film_id AS id, f.title_en, f.title_ru, CAST(SUM(p.views) AS BIGINT) AS views, \
+                CAST(SUM(p.watched_ms) AS BIGINT) AS watched_ms, \
+                CAST(SUM(p.completions) AS BIGINT) AS completions, \
+                CAST(SUM(p.room_views) AS BIGINT) AS room_views, \
                 MAX(p.length_ms) AS length_ms \
-         FROM analytics_plays p LEFT JOIN films f ON f.id = p.film_id \
+         FROM analytics_film_days p LEFT JOIN films f ON f.id = p.film_id \
          WHERE p.day >= $1 AND p.day <= $2 \
          GROUP BY p.film_id, f.title_en, f.title_ru",
     )
