@@ -238,8 +238,8 @@ struct RoomEventRow {
 /// Publishes up to a batch of the rooms' events after what each room has published, and moves
 /// each room's mark to the last one the stream acknowledged; how many were published.
 async fn publish_rooms(js: &jetstream::Context, subject: &str, db: &Db) -> Result<usize, Failure> {
-    let behind: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT r.id, COALESCE(p.seq, 0) FROM rooms r \
+    let behind: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT r.id, COALESCE(p.seq, 0), r.last_seq FROM rooms r \
          LEFT JOIN room_events_published p ON p.room_id = r.id \
          WHERE r.last_seq > COALESCE(p.seq, 0) ORDER BY r.id LIMIT $1",
     )
@@ -247,7 +247,7 @@ async fn publish_rooms(js: &jetstream::Context, subject: &str, db: &Db) -> Resul
     .fetch_all(&db.pool)
     .await?;
     let mut total = 0;
-    for (room_id, after) in behind {
+    for (room_id, after, last_seq) in behind {
         if total as i64 >= BATCH {
             break;
         }
@@ -282,8 +282,11 @@ async fn publish_rooms(js: &jetstream::Context, subject: &str, db: &Db) -> Resul
             .collect();
         let acknowledged = publish(js, subject, &messages).await?;
         // Acknowledgements come in order, up to the first failure: the mark is the last of them.
-        let Some(last) = acknowledged.len().checked_sub(1).map(|i| rows[i].seq) else {
-            break;
+        // A room whose events are gone (`--room-retention-days`) has nothing left to publish.
+        let last = match acknowledged.len().checked_sub(1) {
+            Some(i) => rows[i].seq,
+            None if rows.is_empty() => last_seq,
+            None => break,
         };
         sqlx::query(
             "INSERT INTO room_events_published (room_id, seq) VALUES ($1, $2) \
