@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::Message;
 const FILM: &str = "metropolis-1927";
 /// How long a silent node counts as alive in these tests (30 s in production).
 const NODE_TIMEOUT_SECONDS: u64 = 2;
+/// The countdown to a room's next film (the lifecycle job, which would start an overdue one,
+/// runs only every 30 s).
+const NEXT_COUNTDOWN_SECONDS: u64 = 2;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -118,6 +121,8 @@ impl Cluster {
             .arg("50")
             .arg("--chat-burst")
             .arg("50")
+            .arg("--next-countdown-seconds")
+            .arg(NEXT_COUNTDOWN_SECONDS.to_string())
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -1034,5 +1039,50 @@ async fn a_room_waits_for_a_stalled_player_on_either_node() {
         resumed.map(|r| r["timed_out"].clone()),
         Some(json!(false)),
         "resumed when the last stalled player could play"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_next_film_starts_on_time_when_the_node_that_counted_down_is_killed() {
+    let Some(mut cluster) = Cluster::for_test().await else {
+        return;
+    };
+    let (a, b, _) = cluster.urls();
+    let anna = register(&a, "anna").await;
+    let boris = register(&b, "boris").await;
+    let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
+    let mut on_a = greeted(&cluster, &a, &code, &anna).await;
+    let mut on_b = greeted(&cluster, &b, &code, &boris).await;
+    let within = Duration::from_secs(5);
+    send(
+        &mut on_a,
+        json!({"t": "queue_add", "film": "nosferatu-1922"}),
+    )
+    .await;
+    assert!(next_event(&mut on_b, "queue_add", within).await.is_some());
+    send(&mut on_a, json!({"t": "play", "position": 0})).await;
+    assert!(next_event(&mut on_b, "play", within).await.is_some());
+
+    // The film ends on Anna's node, which starts the countdown — and is killed during it.
+    send(&mut on_a, json!({"t": "seek", "position": 39500})).await;
+    send(&mut on_a, json!({"t": "film_ended", "duration": 40000})).await;
+    let next_up = next_event(&mut on_b, "next_up", within)
+        .await
+        .expect("Boris sees the countdown");
+    cluster.kill(0).await;
+
+    // Boris's node starts the film when the countdown ends, not when a job finds it overdue.
+    let started = next_event(
+        &mut on_b,
+        "now_playing",
+        Duration::from_secs(NEXT_COUNTDOWN_SECONDS + 3),
+    )
+    .await
+    .expect("the next film starts on the node still up");
+    assert_eq!(started["film"]["id"], "nosferatu-1922");
+    let late = started["at"].as_i64().unwrap() - next_up["starts_at"].as_i64().unwrap();
+    assert!(
+        (0..1500).contains(&late),
+        "started {late} ms after the countdown's end"
     );
 }

@@ -352,8 +352,15 @@ fn heard(node: &Arc<Node>, note: Note) {
 }
 
 async fn catch_up(node: &Node, room: &str, upto: i64) {
-    if let Err(e) = log::catch_up(&node.db, &node.hub, room, upto).await {
-        tracing::warn!(error = %e, "cluster: events not read (the poll retries)");
+    match log::catch_up(&node.db, &node.hub, room, upto).await {
+        // Another node began a countdown to the next film: this node keeps time for it too,
+        // so the film starts on time even if that node stops (the first timer starts it; the
+        // others find it started).
+        Ok(Some(at)) => {
+            super::queue::start_at(node.db.clone(), Arc::clone(&node.hub), room.to_owned(), at)
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cluster: events not read (the poll retries)"),
     }
 }
 

@@ -263,31 +263,36 @@ pub(super) async fn write_leave(
 /// Sends this node's sockets of the room the events another node wrote, up to at least `upto`,
 /// in sequence order: read from the database after the last one they were sent, under the
 /// room's lock (so they do not cross this node's own writes), then the playback state they
-/// led to. A room nobody here is connected to is left alone.
+/// led to. A room nobody here is connected to is left alone. Answers when the last countdown
+/// to a next film among them ends, if one began.
 pub(super) async fn catch_up(
     db: &Db,
     hub: &Hub,
     room_id: &str,
     upto: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<i64>, sqlx::Error> {
     let Some(room) = hub.existing(room_id) else {
-        return Ok(());
+        return Ok(None);
     };
     let _guard = hub.lock(room_id).await;
     let mut after = room.published();
     if after >= upto {
-        return Ok(());
+        return Ok(None);
     }
     // No socket greeted yet: they are greeted with the database's state, so only the news.
     if after == 0 {
         after = upto - 1;
     }
     let mut playback_changed = false;
+    let mut countdown = None;
     loop {
         let (events, more) = events_page(db, room_id, Bound::After(after), CATCH_UP_PAGE).await?;
         for event in events {
             after = event.seq;
             playback_changed |= event.kind.changes_playback();
+            if let EventKind::NextUp { starts_at, .. } = &event.kind {
+                countdown = Some(*starts_at);
+            }
             hub.deliver(room_id, event);
         }
         if !more {
@@ -299,7 +304,7 @@ pub(super) async fn catch_up(
             hub.send_playback(room_id, row.playback, row.last_seq);
         }
     }
-    Ok(())
+    Ok(countdown)
 }
 
 /// Events read at once when catching up with another node.

@@ -476,8 +476,9 @@ async fn clear_next(tx: &mut Transaction<'_, Any>, room_id: &str) -> Result<(), 
     Ok(())
 }
 
-/// The countdown to the next film has started: this node puts the film on when it ends. (Should
-/// the node stop first, the lifecycle job's `start_due` does it on any node.)
+/// The countdown to the next film has started: this node puts the film on when it ends — and
+/// so does every other node with people in the room, which hears of it (`cluster`). (Should
+/// every one of them stop first, the lifecycle job's `start_due` does it on any node.)
 pub(super) async fn count_down(app: &Parts, room_id: &str) {
     let at: Result<Option<Option<i64>>, _> =
         sqlx::query_scalar("SELECT next_at FROM rooms WHERE id = $1")
@@ -485,7 +486,12 @@ pub(super) async fn count_down(app: &Parts, room_id: &str) {
             .fetch_optional(&app.db.pool)
             .await;
     let Ok(Some(Some(at))) = at else { return };
-    let (db, hub, room_id) = (app.db.clone(), Arc::clone(&app.hub), room_id.to_owned());
+    start_at(app.db.clone(), Arc::clone(&app.hub), room_id.to_owned(), at);
+}
+
+/// Puts the next film on at `at` (when the countdown that ends then is still on: a cancelled
+/// or already started one writes nothing).
+pub(super) fn start_at(db: Db, hub: Arc<Hub>, room_id: String, at: i64) {
     tokio::spawn(async move {
         let wait = (at - now_ms()).max(0) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
