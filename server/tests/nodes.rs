@@ -952,6 +952,18 @@ async fn signing_out_on_one_node_closes_the_sockets_on_the_other() {
     );
 }
 
+/// Anna (registered on node A) and Boris (on node B) in Anna's room, each greeted on a socket
+/// to their own node.
+async fn anna_on_a_and_boris_on_b(cluster: &Cluster) -> (Ws, Ws) {
+    let (a, b, _) = cluster.urls();
+    let anna = register(&a, "anna").await;
+    let boris = register(&b, "boris").await;
+    let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
+    let on_a = greeted(cluster, &a, &code, &anna).await;
+    let on_b = greeted(cluster, &b, &code, &boris).await;
+    (on_a, on_b)
+}
+
 /// A socket of `who` to the room through `base`, greeted.
 async fn greeted(cluster: &Cluster, base: &str, code: &str, who: &Person) -> Ws {
     let mut ws = dial(base, &cluster.public_url(), code, &who.cookie)
@@ -989,12 +1001,7 @@ async fn a_room_waits_for_a_stalled_player_on_either_node() {
     let Some(cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b, _) = cluster.urls();
-    let anna = register(&a, "anna").await;
-    let boris = register(&b, "boris").await;
-    let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
-    let mut on_a = greeted(&cluster, &a, &code, &anna).await;
-    let mut on_b = greeted(&cluster, &b, &code, &boris).await;
+    let (mut on_a, mut on_b) = anna_on_a_and_boris_on_b(&cluster).await;
     send(&mut on_a, json!({"t": "play", "position": 0.0})).await;
     let within = Duration::from_secs(5);
     assert!(
@@ -1047,12 +1054,7 @@ async fn the_next_film_starts_on_time_when_the_node_that_counted_down_is_killed(
     let Some(mut cluster) = Cluster::for_test().await else {
         return;
     };
-    let (a, b, _) = cluster.urls();
-    let anna = register(&a, "anna").await;
-    let boris = register(&b, "boris").await;
-    let code = room(&[a.clone(), b.clone()], &anna, &[&boris]).await;
-    let mut on_a = greeted(&cluster, &a, &code, &anna).await;
-    let mut on_b = greeted(&cluster, &b, &code, &boris).await;
+    let (mut on_a, mut on_b) = anna_on_a_and_boris_on_b(&cluster).await;
     let within = Duration::from_secs(5);
     send(
         &mut on_a,

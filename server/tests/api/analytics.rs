@@ -634,14 +634,35 @@ async fn the_status_page_says_what_answers() {
     assert_eq!(status["nodes"][0]["this_node"], true);
 }
 
-#[tokio::test]
-async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
-    const DSN: &str = "https://public@sentry.invalid/1";
+/// A DSN for the tests; nothing is sent to it (the transport keeps the reports).
+const DSN: &str = "https://public@sentry.invalid/1";
+
+/// Error reporting with the server's own options, into a transport the test reads. Bound to
+/// the test's thread, where its server runs (a current-thread runtime); keep the guard.
+fn reporting_to_a_test_transport() -> (
+    std::sync::Arc<sentry::test::TestTransport>,
+    sentry::ClientInitGuard,
+) {
     let transport = sentry::test::TestTransport::new();
     let mut options = kino_server::errors::options(DSN);
     options.transport = Some(std::sync::Arc::new(transport.clone()));
-    // Bound to this test's thread, where its server runs (a current-thread runtime).
-    let _guard = sentry::init(options);
+    (transport, sentry::init(options))
+}
+
+/// Fails if a report's JSON carries any of `secrets`.
+fn carries_none_of(event: &sentry::protocol::Event<'static>, secrets: &[&str]) {
+    let text = serde_json::to_string(event).unwrap();
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "the report carries {secret}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
+    let (transport, _guard) = reporting_to_a_test_transport();
     let app = spawn_app_with(|c| c.sentry_dsn = Some(DSN.to_owned())).await;
     let admin = signed_in(&app, "boss", "Boss").await;
     let session = admin.cookie.split_once('=').unwrap().1.to_owned();
@@ -674,27 +695,20 @@ async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
         .unwrap_or_else(|| panic!("a report for the route: {events:?}"));
     assert_eq!(event.level, sentry::Level::Error);
     assert_eq!(event.tags.get("method").map(String::as_str), Some("POST"));
-    let text = serde_json::to_string(event).unwrap();
-    for secret in [
-        session.as_str(),
-        "hunter22-secret",
-        "sekrit-token",
-        "kino_session",
-    ] {
-        assert!(
-            !text.contains(secret),
-            "the report carries {secret}: {text}"
-        );
-    }
+    carries_none_of(
+        event,
+        &[
+            session.as_str(),
+            "hunter22-secret",
+            "sekrit-token",
+            "kino_session",
+        ],
+    );
 }
 
 #[tokio::test]
 async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
-    const DSN: &str = "https://public@sentry.invalid/1";
-    let transport = sentry::test::TestTransport::new();
-    let mut options = kino_server::errors::options(DSN);
-    options.transport = Some(std::sync::Arc::new(transport.clone()));
-    let _guard = sentry::init(options);
+    let (transport, _guard) = reporting_to_a_test_transport();
     // Nothing in Kino panics on purpose, so a handler that does is served with the layers the
     // server puts around its own routes.
     let broken = axum::Router::new().route(
@@ -731,12 +745,7 @@ async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
     assert_eq!(event.level, sentry::Level::Fatal);
     let text = serde_json::to_string(event).unwrap();
     assert!(text.contains("the handler broke"), "{text}");
-    for secret in ["sekrit-token", "sekrit-session"] {
-        assert!(
-            !text.contains(secret),
-            "the report carries {secret}: {text}"
-        );
-    }
+    carries_none_of(event, &["sekrit-token", "sekrit-session"]);
 
     // The same layers without a DSN still answer a panic with 500.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
