@@ -706,13 +706,11 @@ async fn server_errors_reach_sentry_with_the_route_and_no_secrets() {
     );
 }
 
-#[tokio::test]
-async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
-    let (transport, _guard) = reporting_to_a_test_transport();
-    // Nothing in Kino panics on purpose, so a handler that does is served with the layers the
-    // server puts around its own routes.
+/// Serves a route whose handler panics, with the layers the server puts around its own routes
+/// (nothing in Kino panics on purpose); its address.
+async fn serve_a_panic_at(route: &str, report: bool) -> std::net::SocketAddr {
     let broken = axum::Router::new().route(
-        "/films/{id}",
+        route,
         axum::routing::get(|| async {
             if true {
                 panic!("the handler broke");
@@ -722,8 +720,15 @@ async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(axum::serve(listener, kino_server::errors::layers(broken, true)).into_future());
+    let app = kino_server::errors::layers(broken, report);
+    tokio::spawn(axum::serve(listener, app).into_future());
+    address
+}
 
+#[tokio::test]
+async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
+    let (transport, _guard) = reporting_to_a_test_transport();
+    let address = serve_a_panic_at("/films/{id}", true).await;
     let client = reqwest::Client::new();
     let res = client
         .get(format!(
@@ -748,18 +753,7 @@ async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
     carries_none_of(event, &["sekrit-token", "sekrit-session"]);
 
     // The same layers without a DSN still answer a panic with 500.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let broken = axum::Router::new().route(
-        "/",
-        axum::routing::get(|| async {
-            if true {
-                panic!("broke again");
-            }
-            "never"
-        }),
-    );
-    tokio::spawn(axum::serve(listener, kino_server::errors::layers(broken, false)).into_future());
+    let address = serve_a_panic_at("/", false).await;
     let res = client
         .get(format!("http://{address}/"))
         .send()
