@@ -13,6 +13,16 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 
 const METROPOLIS: &str = "metropolis-1927";
 const NOSFERATU: &str = "nosferatu-1922";
 
+/// A page as a guest's browser loads it (a browser's User-Agent, no cookie).
+async fn a_guest_loads(app: &TestApp, path: &str) -> reqwest::Response {
+    crate::common::browser()
+        .get(app.url(path))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn database(app: &TestApp) -> Db {
     Db::connect(&app.database_url)
         .await
@@ -234,12 +244,7 @@ async fn the_figures_agree_with_the_raw_events() {
     page_view(&db, &format!("u:{}", admin.id), "/films", y).await;
     page_view(&db, &guest2, "/", y + 1).await;
     page_view(&db, &format!("a:{guest}"), "/films/:id", d).await;
-    let res = crate::common::browser()
-        .get(app.url("/films"))
-        .header("user-agent", FIREFOX)
-        .send()
-        .await
-        .unwrap();
+    let res = a_guest_loads(&app, "/films").await;
     assert_eq!(res.status(), 200);
     let cookie = crate::common::set_cookie(&res, app::playback::ssr::ANON_COOKIE)
         .expect("a guest gets the anonymous cookie with the first page");
@@ -766,12 +771,7 @@ async fn a_panic_answers_500_and_reaches_sentry_once_with_its_route() {
 async fn with_analytics_off_no_page_or_sign_in_is_recorded() {
     let app = spawn_app_with(|c| c.no_analytics = true).await;
     signed_in(&app, "ann", "Ann").await;
-    let page = crate::common::browser()
-        .get(app.url("/films"))
-        .header("user-agent", FIREFOX)
-        .send()
-        .await
-        .unwrap();
+    let page = a_guest_loads(&app, "/films").await;
     assert_eq!(page.status(), 200);
     assert!(
         crate::common::set_cookie(&page, app::playback::ssr::ANON_COOKIE).is_none(),
@@ -844,12 +844,7 @@ async fn make_events(app: &TestApp, username: &str) -> crate::channel::Ws {
             break;
         }
     }
-    let page = crate::common::browser()
-        .get(app.url("/films"))
-        .header("user-agent", FIREFOX)
-        .send()
-        .await
-        .unwrap();
+    let page = a_guest_loads(app, "/films").await;
     assert_eq!(page.status(), 200);
     let report = app
         .call(
