@@ -48,7 +48,7 @@ pub struct Target {
 }
 
 /// One event as published: the message's JSON.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 struct Message {
     id: String,
     kind: String,
@@ -177,13 +177,8 @@ async fn publish_round(
             actor: e.actor,
             page: e.page,
             alias: e.alias,
-            film_id: None,
-            position_ms: None,
-            duration_ms: None,
-            quality: None,
-            room_id: None,
-            seq: None,
             at: e.created_at,
+            ..Message::default()
         })
         .collect();
     let published = publish(js, subject, &events).await?;
@@ -207,15 +202,12 @@ async fn publish_round(
                 (None, Some(anon)) => format!("a:{anon}"),
                 (None, None) => "a:".to_owned(),
             },
-            page: None,
-            alias: None,
             film_id: Some(r.film_id),
             position_ms: Some(r.position_ms),
             duration_ms: Some(r.duration_ms),
             quality: r.quality,
-            room_id: None,
-            seq: None,
             at: r.created_at,
+            ..Message::default()
         })
         .collect();
     let published_reports = publish(js, subject, &reports).await?;
@@ -269,15 +261,10 @@ async fn publish_rooms(js: &jetstream::Context, subject: &str, db: &Db) -> Resul
                     .user_id
                     .as_ref()
                     .map_or_else(String::new, |user| format!("u:{user}")),
-                page: None,
-                alias: None,
-                film_id: None,
-                position_ms: None,
-                duration_ms: None,
-                quality: None,
                 room_id: Some(room_id.clone()),
                 seq: Some(e.seq),
                 at: e.created_at,
+                ..Message::default()
             })
             .collect();
         let acknowledged = publish(js, subject, &messages).await?;
