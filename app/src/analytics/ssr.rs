@@ -714,6 +714,8 @@ struct SiteDay {
     new_users: i64,
     sign_ins: i64,
     page_views: i64,
+    rooms_created: i64,
+    chat_messages: i64,
     active: i64,
     active_week: i64,
     active_month: i64,
@@ -744,7 +746,8 @@ pub async fn dashboard(
     let (from, to) = (days.from, days.to);
     // The site's days, with their active people counted by the job.
     let site_days: Vec<SiteDay> = sqlx::query_as(
-        "SELECT day, new_users, sign_ins, page_views, active, active_week, active_month \
+        "SELECT day, new_users, sign_ins, page_views, rooms_created, chat_messages, active, \
+                active_week, active_month \
          FROM analytics_days WHERE day >= $1 AND day <= $2",
     )
     .bind(from)
@@ -778,26 +781,13 @@ pub async fn dashboard(
             .await?
         }
     };
-    let (views, room_views, completions, watched_ms): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(views), 0) AS BIGINT), CAST(COALESCE(SUM(room_views), 0) AS BIGINT), \
-                CAST(COALESCE(SUM(completions), 0) AS BIGINT), CAST(COALESCE(SUM(watched_ms), 0) AS BIGINT) \
-         FROM analytics_film_days WHERE day >= $1 AND day <= $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await?;
-    let (new_users, sign_ins, page_views, rooms_created, chat_messages): (i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(new_users), 0) AS BIGINT), CAST(COALESCE(SUM(sign_ins), 0) AS BIGINT), \
-                    CAST(COALESCE(SUM(page_views), 0) AS BIGINT), CAST(COALESCE(SUM(rooms_created), 0) AS BIGINT), \
-                    CAST(COALESCE(SUM(chat_messages), 0) AS BIGINT) \
-             FROM analytics_days WHERE day >= $1 AND day <= $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await?;
+    let sum = |field: fn(&SiteDay) -> i64| site_days.iter().map(field).sum::<i64>();
+    let (new_users, sign_ins, page_views) = (
+        sum(|d| d.new_users),
+        sum(|d| d.sign_ins),
+        sum(|d| d.page_views),
+    );
+    let (rooms_created, chat_messages) = (sum(|d| d.rooms_created), sum(|d| d.chat_messages));
     let total_users: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT user_id FROM analytics_ignored)",
     )
@@ -816,6 +806,38 @@ pub async fn dashboard(
         sqlx::query_scalar("SELECT rolled_at FROM analytics_job WHERE id = 1")
             .fetch_one(pool)
             .await?;
+    let films: Vec<FilmRow> = sqlx::query_as(
+        "SELECT p.film_id AS id, f.title_en, f.title_ru, CAST(SUM(p.views) AS BIGINT) AS views, \
+                CAST(SUM(p.watched_ms) AS BIGINT) AS watched_ms, \
+                CAST(SUM(p.completions) AS BIGINT) AS completions, \
+                CAST(SUM(p.room_views) AS BIGINT) AS room_views, \
+                MAX(p.length_ms) AS length_ms \
+         FROM analytics_film_days p LEFT JOIN films f ON f.id = p.film_id \
+         WHERE p.day >= $1 AND p.day <= $2 \
+         GROUP BY p.film_id, f.title_en, f.title_ru",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let films: Vec<FilmFigures> = films
+        .into_iter()
+        .map(|f| FilmFigures {
+            exists: f.title_en.is_some(),
+            title_en: f.title_en.unwrap_or_else(|| f.id.clone()),
+            title_ru: f.title_ru.unwrap_or_else(|| f.id.clone()),
+            id: f.id,
+            views: f.views,
+            room_views: f.room_views,
+            completions: f.completions,
+            watched_ms: f.watched_ms,
+            length_ms: f.length_ms,
+        })
+        .collect();
+    // The headline's plays are the films' summed.
+    let total = |field: fn(&FilmFigures) -> i64| films.iter().map(field).sum::<i64>();
+    let (views, room_views) = (total(|f| f.views), total(|f| f.room_views));
+    let (completions, watched_ms) = (total(|f| f.completions), total(|f| f.watched_ms));
     let dau_avg = active_days as f64 / days.count() as f64;
     let headline = Headline {
         dau: dau_avg,
@@ -882,34 +904,6 @@ pub async fn dashboard(
     let mut days_list: Vec<DayFigures> = per_day.into_values().collect();
     days_list.sort_by_key(|d| d.day);
 
-    let films: Vec<FilmRow> = sqlx::query_as(
-        "SELECT p.film_id AS id, f.title_en, f.title_ru, CAST(SUM(p.views) AS BIGINT) AS views, \
-                CAST(SUM(p.watched_ms) AS BIGINT) AS watched_ms, \
-                CAST(SUM(p.completions) AS BIGINT) AS completions, \
-                CAST(SUM(p.room_views) AS BIGINT) AS room_views, \
-                MAX(p.length_ms) AS length_ms \
-         FROM analytics_film_days p LEFT JOIN films f ON f.id = p.film_id \
-         WHERE p.day >= $1 AND p.day <= $2 \
-         GROUP BY p.film_id, f.title_en, f.title_ru",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let films = films
-        .into_iter()
-        .map(|f| FilmFigures {
-            exists: f.title_en.is_some(),
-            title_en: f.title_en.unwrap_or_else(|| f.id.clone()),
-            title_ru: f.title_ru.unwrap_or_else(|| f.id.clone()),
-            id: f.id,
-            views: f.views,
-            room_views: f.room_views,
-            completions: f.completions,
-            watched_ms: f.watched_ms,
-            length_ms: f.length_ms,
-        })
-        .collect();
     let rooms: Vec<RoomRow> = sqlx::query_as(
         "SELECT a.room_id AS id, r.code, r.name, MAX(a.people) AS people, \
                 CAST(SUM(a.played_ms) AS BIGINT) AS played_ms, \

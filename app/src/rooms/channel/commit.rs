@@ -7,7 +7,7 @@
 //!
 //! The order within a room does not change: its writer holds the room's lock from before the
 //! event is queued until it is broadcast (`log::write`), so a room has at most one event in a
-//! batch (a second one waits for the next), and the batch takes its sequence numbers inside the
+//! batch, and the batch takes its sequence numbers inside the
 //! transaction as a lone write does. On PostgreSQL a batch locks its rooms' rows in the order of
 //! their ids, the same on every node, so two nodes' batches cannot deadlock; on SQLite it takes
 //! the write lock first (`BEGIN IMMEDIATE`), so its reads never stand in a writer's way. If a
@@ -17,7 +17,7 @@ use super::log::{update_room, EventRow, LogError, RoomUpdate, Written, EVENT_COL
 use crate::db::{Backend, Db};
 use crate::rooms::protocol::EventKind;
 use sqlx::{Any, Transaction};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events in one transaction (a node rarely has more waiting at once; 7 parameters each
@@ -80,32 +80,15 @@ impl Committer {
 }
 
 async fn run(db: Db, mut queue: mpsc::UnboundedReceiver<Job>) {
-    // Events of a room that already has one in the batch being gathered.
-    let mut next: VecDeque<Job> = VecDeque::new();
-    loop {
+    // A room has at most one event waiting (its writer holds the room's lock), so a batch has
+    // at most one per room. (Were there two, they would take one number: the INSERT would fail
+    // and each would be written alone, in order.)
+    while let Some(first) = queue.recv().await {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut rooms = HashSet::new();
-        let mut take = |job: Job, batch: &mut Vec<Job>, next: &mut VecDeque<Job>| {
-            if rooms.insert(job.room_id.clone()) {
-                batch.push(job);
-            } else {
-                next.push_back(job);
-            }
-        };
-        for _ in 0..next.len() {
-            if let Some(job) = next.pop_front() {
-                take(job, &mut batch, &mut next);
-            }
-        }
-        if batch.is_empty() {
-            match queue.recv().await {
-                Some(job) => take(job, &mut batch, &mut next),
-                None => return,
-            }
-        }
+        batch.push(first);
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => take(job, &mut batch, &mut next),
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
